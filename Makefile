@@ -1,0 +1,42 @@
+# The two set-up commands: `make run` and `make test`. Everything else is a step of theirs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STATE  ?= $(CURDIR)/.state
+AGENT_LISTEN ?= 127.0.0.1:54321
+
+.PHONY: run test bench venv test-deps lint clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+run: venv
+	@mkdir -p $(STATE)
+	@echo "storconn agent: state in $(STATE)/agent, mounts under $(STATE)/mnt"
+	@echo "  point the CLI at it:"
+	@echo "    export STORCONN_AGENT_URL=http://$(AGENT_LISTEN) STORCONN_TOKEN_FILE=$(STATE)/agent/token"
+	@echo "    $(BIN)/storconn refs list"
+	@echo "  (the engine and its web pages arrive with issue 4; Ctrl-C stops the agent)"
+	$(BIN)/storconn agent serve --state-dir $(STATE)/agent --mount-root $(STATE)/mnt --listen $(AGENT_LISTEN)
+
+test-deps:
+	scripts/install-test-deps
+
+test: venv test-deps
+	$(BIN)/python -m pytest
+
+bench: venv test-deps
+	$(BIN)/python -m benchmarks
+
+lint: venv
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

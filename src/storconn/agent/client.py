@@ -1,0 +1,135 @@
+"""The Python client of the agent's JSON-RPC API, used by the CLI, the engine and the volumes library.
+
+    with AgentClient("http://127.0.0.1:54321", token_file=Path("/var/lib/storconn/agent/token")) as agent:
+        agent.acquire({"data1": {"type": "localfs", "params": {"path": "/srv/data"}}})
+        agent.wait(["data1"], timeout=10)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from storconn.connection import ErrorCode, StorconnError
+
+DEFAULT_URL = "http://127.0.0.1:54321"
+
+
+class AgentRpcError(StorconnError):
+    """The agent answered with a JSON-RPC error object."""
+
+    def __init__(self, rpc_code: int, message: str, data: Any = None) -> None:
+        super().__init__(message, code=ErrorCode.GENERAL)
+        self.rpc_code = rpc_code
+        self.data = data
+
+
+class AgentUnavailable(StorconnError):
+    """The agent could not be reached, refused the token, or answered something that is not JSON-RPC."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=ErrorCode.CONNECTION)
+
+
+class AgentClient:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+    ) -> None:
+        if token is None and token_file is not None:
+            token = token_file.read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout, verify=verify)
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float | None = None) -> Any:
+        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": dict(params)}
+        answer = self._post(request, timeout)
+        if not isinstance(answer, dict):
+            raise AgentUnavailable(f"{method}: the agent's answer is not a JSON-RPC response")
+        if "error" in answer:
+            error = answer["error"]
+            raise AgentRpcError(error.get("code", 0), error.get("message", ""), error.get("data"))
+        return answer.get("result")
+
+    def acquire(self, refs: Mapping[str, BaseModel | Mapping[str, Any]]) -> dict[str, int]:
+        wire = {
+            ref_id: info.to_wire(secrets=True) if hasattr(info, "to_wire") else dict(info)
+            for ref_id, info in refs.items()
+        }
+        result: dict[str, int] = self.call("ConnectionRefs.acquire", {"conRefArgs": wire})
+        return result
+
+    def release(self, ref_ids: Sequence[str] = (), *, prefixes: Sequence[str] = ()) -> dict[str, int]:
+        result: dict[str, int] = self.call(
+            "ConnectionRefs.release", {"refIDs": list(ref_ids), "prefixes": list(prefixes)}
+        )
+        return result
+
+    def statuses(self, ref_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        params = {} if ref_ids is None else {"refIDs": list(ref_ids)}
+        result: dict[str, dict[str, Any]] = self.call("ConnectionRefs.statuses", params)
+        return result
+
+    def wait(self, ref_ids: Sequence[str], timeout: float) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = self.call(
+            "ConnectionRefs.wait",
+            {"refIDs": list(ref_ids), "timeout": timeout},
+            timeout=timeout + 10,
+        )
+        return result
+
+    def manage(self, uri: str, connection_id: str) -> int:
+        result: int = self.call("StorageConnection.manage", {"uri": uri, "connectionID": connection_id})
+        return result
+
+    def unmanage(self, connection_id: str) -> int:
+        result: int = self.call("StorageConnection.unmanage", {"connectionID": connection_id})
+        return result
+
+    def list(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = self.call("StorageConnection.list", {})
+        return result
+
+    def healthz(self) -> dict[str, Any]:
+        try:
+            response = self._http.get("/healthz")
+        except httpx.HTTPError as exc:
+            raise AgentUnavailable(f"cannot reach the agent: {exc}") from exc
+        result: dict[str, Any] = response.json()
+        return result
+
+    def _post(self, request: dict[str, Any], timeout: float | None) -> Any:
+        try:
+            response = self._http.post(
+                "/jsonrpc", json=request, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+            )
+        except httpx.HTTPError as exc:
+            raise AgentUnavailable(f"cannot reach the agent at {self._http.base_url}: {exc}") from exc
+        if response.status_code == 401:
+            raise AgentUnavailable("the agent refused the token (401): check --token-file")
+        if response.status_code != 200:
+            raise AgentUnavailable(f"the agent answered HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise AgentUnavailable("the agent's answer is not JSON") from exc

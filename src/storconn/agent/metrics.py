@@ -1,0 +1,45 @@
+"""Prometheus metrics of one agent, in a registry of its own so several agents can share a process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class AgentMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.operations = Counter(
+            "storconn_operations",
+            "Connect, disconnect and repair operations, by verb and result",
+            ["verb", "result"],
+            registry=self.registry,
+        )
+        self.operation_seconds = Histogram(
+            "storconn_operation_seconds",
+            "Duration of connect, disconnect and repair operations",
+            ["verb"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "storconn_rpc_requests",
+            "JSON-RPC calls, by method and outcome",
+            ["method", "outcome"],
+            registry=self.registry,
+        )
+        self.references = Gauge(
+            "storconn_references", "References held", registry=self.registry
+        )
+        self.targets = Gauge(
+            "storconn_targets",
+            "Referenced targets, by state",
+            ["state"],
+            registry=self.registry,
+        )
+
+    def operation_done(self, verb: str, succeeded: bool, seconds: float) -> None:
+        self.operations.labels(verb, "ok" if succeeded else "failed").inc()
+        self.operation_seconds.labels(verb).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,471 @@
+"""Drives the actual state of this host (mounts, links) towards the desired one (references).
+
+Shaped like kubelet's volume manager: the registry is the desired state of
+the world, the ``TargetState`` table is the actual one, rebuilt from the
+mount table and the ownership records on start, and one loop compares them.
+The loop never does I/O that can hang: connects, disconnects and repairs run
+in a bounded pool, at most one per target, each with its own timeouts; health
+probes run in child processes that are polled, never waited on.
+
+Ownership: before it creates a target the agent records, durably, that it
+owns it, and it forgets the record only after the target is gone. A target
+that was there before the agent made it is used and never taken down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from storconn.connection import ConnectionInfo, ErrorCode, StorconnError, parse_info
+
+from .connectors import Connector
+from .metrics import AgentMetrics
+from .probes import Prober, ProbeResult
+from .refs import Registry
+from .store import Store, StoredOwnership
+from .system import mountinfo
+from .system.mountinfo import MountEntry
+
+log = logging.getLogger(__name__)
+
+NO_ERROR: tuple[int, str] = (0, "")
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerConfig:
+    """Timing budgets, in seconds.
+
+    With the defaults an outage shows in ``statuses`` within probe_interval +
+    probe_timeout + period = 5 s, and a server that comes back is used again
+    within backoff_cap + period = 3 s at worst (2 s typically).
+    """
+
+    period: float = 1.0
+    grace: float = 2.0  # last release → disconnect; a new acquire within it cancels
+    backoff_base: float = 0.25
+    backoff_cap: float = 2.0
+    probe_interval: float = 2.0
+    probe_timeout: float = 2.0
+    # One failed probe is not enough to unmount: a busy server can miss one
+    # deadline. Three in a row (6 s with the defaults) is an outage.
+    probe_failures_to_repair: int = 3
+    pool_size: int = 16
+
+
+@dataclass(slots=True)
+class TargetState:
+    """What the agent knows about one target. Guarded by the reconciler's lock."""
+
+    key: str
+    info: ConnectionInfo
+    path: str | None
+    owned: bool = False
+    present: bool = False
+    connected: bool = False
+    error: tuple[int, str] = NO_ERROR
+    busy: bool = False
+    going: bool = False  # a disconnect has begun: report disconnected from now on
+    failures: int = 0
+    retry_at: float = 0.0
+    probe_failures: int = 0
+    repair_now: bool = False
+    probe_due: float = 0.0
+    orphaned_since: float | None = None
+    last_failed_attempt: float | None = None  # when the last failed attempt began
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """A copy of a target's state for answers to clients."""
+
+    connected: bool
+    error: tuple[int, str]
+    path: str | None
+    last_failed_attempt: float | None
+
+
+@dataclass(slots=True)
+class _Tick:
+    """Work decided under the lock, started after it is released."""
+
+    operations: list[tuple[str, str, Callable[[], bool]]] = field(default_factory=list)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        registry: Registry,
+        store: Store,
+        connectors: dict[str, Connector],
+        *,
+        config: ReconcilerConfig = ReconcilerConfig(),
+        clock: Callable[[], float] = time.monotonic,
+        executor: Executor | None = None,
+        read_mounts: Callable[[], dict[str, MountEntry]] = mountinfo.read,
+        rng: random.Random | None = None,
+        metrics: AgentMetrics | None = None,
+    ) -> None:
+        self._metrics = metrics
+        self._registry = registry
+        self._store = store
+        self._connectors = connectors
+        self._config = config
+        self._clock = clock
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=config.pool_size, thread_name_prefix="storconn-op"
+        )
+        self._read_mounts = read_mounts
+        self._rng = rng or random.Random()
+        self._prober = Prober(timeout=config.probe_timeout, clock=clock)
+        self._lock = threading.Lock()
+        self._states: dict[str, TargetState] = {}
+        self._in_flight: set[str] = set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._changed = threading.Condition(self._lock)
+
+    # -- lifecycle -------------------------------------------------------
+
+    def restore_ownership(self) -> None:
+        """Rebuild the owned targets from the store, before the first tick."""
+        with self._lock:
+            for record in self._store.load_ownership():
+                try:
+                    info = parse_info(json.loads(record.info_json))
+                except StorconnError as exc:
+                    log.error("ownership record %r unreadable, skipped: %s", record.target, exc)
+                    continue
+                state = self._new_state_locked(record.target, info)
+                state.path = record.path
+                state.owned = True
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="storconn-reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def wake(self, keys: set[str] | None = None) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self.tick()
+            self._wake.wait(self._config.period)
+            self._wake.clear()
+
+    # -- reads for clients ---------------------------------------------
+
+    def views(self) -> dict[str, TargetView]:
+        with self._lock:
+            return {key: self._view_locked(state) for key, state in self._states.items()}
+
+    def view(self, key: str) -> TargetView | None:
+        with self._lock:
+            state = self._states.get(key)
+            return None if state is None else self._view_locked(state)
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until some target's state changes or ``timeout`` passes."""
+        with self._changed:
+            self._changed.wait(timeout)
+
+    def path_of(self, info: ConnectionInfo) -> str | None:
+        return self._connectors[info.type].path(info)
+
+    def owned_paths(self) -> set[str]:
+        with self._lock:
+            return {s.path for s in self._states.values() if s.path is not None}
+
+    @staticmethod
+    def _view_locked(state: TargetState) -> TargetView:
+        return TargetView(
+            connected=state.connected and not state.going,
+            error=state.error,
+            path=state.path,
+            last_failed_attempt=state.last_failed_attempt,
+        )
+
+    # -- the tick --------------------------------------------------------
+
+    def tick(self) -> None:
+        """One pass of the loop. Never raises: whatever fails is retried on the next tick."""
+        try:
+            desired = self._registry.desired()
+            mounts = self._read_mounts()
+            now = self._clock()
+            work = _Tick()
+            with self._lock:
+                self._observe_locked(desired, mounts, now)
+                self._collect_probes_locked(now)
+                # Orphans first: they free pool slots and busy mounts, and a
+                # target re-acquired within its grace never reaches this step.
+                self._disconnect_orphans_locked(desired, now, work)
+                self._connect_missing_locked(desired, now, work)
+                self._repair_unhealthy_locked(desired, now, work)
+                self._start_probes_locked(desired, now)
+                self._in_flight.update(key for key, _, _ in work.operations)
+            for key, verb, operation in work.operations:
+                self._executor.submit(self._run_operation, key, verb, operation)
+        except Exception:
+            log.exception("reconcile tick failed; the next tick retries")
+
+    def _observe_locked(
+        self, desired: dict[str, ConnectionInfo], mounts: dict[str, MountEntry], now: float
+    ) -> None:
+        for key, info in desired.items():
+            if key not in self._states:
+                self._new_state_locked(key, info)
+        for key, state in list(self._states.items()):
+            if key in self._in_flight:
+                continue
+            connector = self._connectors[state.info.type]
+            state.present = connector.present(state.info, state.path, mounts)
+            if key in desired:
+                state.orphaned_since = None
+                if state.busy and state.present:
+                    log.info("target %s: busy mount adopted by a new reference", state.path)
+                    state.busy = False
+                if state.connected and not state.present:
+                    # Whatever took it away, it is gone: mount again at once.
+                    self._set_error_locked(state, ErrorCode.CONNECTION_LOST, "the mount disappeared")
+                    state.retry_at = now
+                    self._prober.forget(key)
+                elif state.present and not state.connected and state.probe_failures == 0:
+                    # Adopted after a restart, or made by someone else: usable
+                    # until a probe says otherwise.
+                    self._mark_connected_locked(state)
+            elif not state.owned:
+                # Not ours and not wanted: forget it, never touch it.
+                self._prober.forget(key)
+                del self._states[key]
+            elif state.orphaned_since is None:
+                state.orphaned_since = now
+
+    def _collect_probes_locked(self, now: float) -> None:
+        for key, result in self._prober.poll().items():
+            state = self._states.get(key)
+            if state is None or key in self._in_flight or not state.present:
+                continue
+            self._record_probe_locked(state, result, now)
+
+    def _disconnect_orphans_locked(
+        self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
+    ) -> None:
+        for key, state in self._states.items():
+            if key in desired or key in self._in_flight or not state.owned:
+                continue
+            if state.orphaned_since is None or now - state.orphaned_since < self._config.grace:
+                continue
+            if now < state.retry_at and not state.busy:
+                continue
+            work.operations.append((key, "disconnect", lambda s=state: self._disconnect(s)))
+
+    def _connect_missing_locked(
+        self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
+    ) -> None:
+        for key in desired:
+            state = self._states[key]
+            if key in self._in_flight or state.present or now < state.retry_at:
+                continue
+            work.operations.append((key, "connect", lambda s=state: self._connect(s)))
+
+    def _repair_unhealthy_locked(
+        self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
+    ) -> None:
+        limit = self._config.probe_failures_to_repair
+        for key in desired:
+            state = self._states[key]
+            if key in self._in_flight or not state.present or now < state.retry_at:
+                continue
+            if state.repair_now or state.probe_failures >= limit:
+                work.operations.append((key, "repair", lambda s=state: self._repair(s)))
+
+    def _start_probes_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
+        for key in desired:
+            state = self._states[key]
+            if not state.present or key in self._in_flight or now < state.probe_due:
+                continue
+            if state.path is None or self._prober.busy(key):
+                continue
+            argv = self._connectors[state.info.type].probe_command(state.path)
+            if argv is None:
+                continue
+            state.probe_due = now + self._config.probe_interval
+            self._prober.start(key, argv, state.path)
+
+    # -- operations (run in the pool, one per target) ----------------------
+
+    def _run_operation(self, key: str, verb: str, operation: Callable[[], bool]) -> None:
+        started = time.perf_counter()
+        succeeded = False
+        try:
+            succeeded = operation()
+        except Exception:
+            log.exception("%s of target %s failed unexpectedly", verb, key)
+        finally:
+            if self._metrics is not None:
+                self._metrics.operation_done(verb, succeeded, time.perf_counter() - started)
+            with self._lock:
+                self._in_flight.discard(key)
+                self._changed.notify_all()
+            self._wake.set()
+
+    def _connect(self, state: TargetState) -> bool:
+        started = self._clock()
+        connector = self._connectors[state.info.type]
+        try:
+            # A mount that timed out earlier may have completed since.
+            if connector.present(state.info, state.path, self._read_mounts()):
+                if not state.owned:
+                    log.info("target %s: already there, using it without taking ownership", state.path)
+            else:
+                if not state.owned and state.path is not None:
+                    self._store.own(StoredOwnership(state.key, _stored_json(state.info), state.path))
+                    with self._lock:
+                        state.owned = True
+                log.info("connecting %s target %s", state.info.type, state.path)
+                connector.connect(state.info, state.path)
+        except (StorconnError, OSError) as exc:
+            self._record_failure(state, exc, started)
+            return False
+        with self._lock:
+            self._mark_connected_locked(state)
+        log.info("connected %s target %s", state.info.type, state.path)
+        return True
+
+    def _repair(self, state: TargetState) -> bool:
+        started = self._clock()
+        if not state.owned:
+            with self._lock:
+                state.repair_now = False
+                state.probe_failures = 0
+            log.warning("target %s is unhealthy but not the agent's to repair", state.path)
+            return False
+        log.warning("repairing %s target %s: %s", state.info.type, state.path, state.error[1])
+        try:
+            self._connectors[state.info.type].repair(state.info, state.path)
+        except (StorconnError, OSError) as exc:
+            self._record_failure(state, exc, started)
+            return False
+        with self._lock:
+            self._mark_connected_locked(state)
+        log.info("repaired %s target %s", state.info.type, state.path)
+        return True
+
+    def _disconnect(self, state: TargetState) -> bool:
+        def mark_going() -> None:
+            with self._lock:
+                state.going = True
+
+        # Checked and marked under the registry's lock: an acquire after this
+        # point sees a disconnected target and is connected again afterwards.
+        if not self._registry.run_if_unreferenced(state.key, mark_going):
+            return False
+        started = self._clock()
+        connector = self._connectors[state.info.type]
+        try:
+            if connector.present(state.info, state.path, self._read_mounts()):
+                log.info("disconnecting %s target %s", state.info.type, state.path)
+                connector.disconnect(state.info, state.path)
+            self._store.disown(state.key)
+        except (StorconnError, OSError) as exc:
+            exc = _as_storconn_error(exc)
+            with self._lock:
+                state.going = False
+                state.connected = False
+                if exc.code == ErrorCode.BUSY:
+                    if not state.busy:
+                        log.warning("target %s stays: %s; reported unmanaged", state.path, exc)
+                    state.busy = True
+                    state.error = (int(exc.code), exc.message)
+                    return False
+            self._record_failure(state, exc, started)
+            return False
+        with self._lock:
+            state.owned = state.present = state.connected = state.going = state.busy = False
+            state.error = NO_ERROR
+            self._prober.forget(state.key)
+        log.info("disconnected %s target %s", state.info.type, state.path)
+        return True
+
+    # -- helpers -----------------------------------------------------------
+
+    def _new_state_locked(self, key: str, info: ConnectionInfo) -> TargetState:
+        state = TargetState(key=key, info=info, path=self._connectors[info.type].path(info))
+        self._states[key] = state
+        return state
+
+    def _mark_connected_locked(self, state: TargetState) -> None:
+        state.present = state.connected = True
+        state.error = NO_ERROR
+        state.failures = state.probe_failures = 0
+        state.repair_now = False
+        state.retry_at = 0.0
+        state.probe_due = self._clock() + self._config.probe_interval
+        self._changed.notify_all()
+
+    def _record_failure(self, state: TargetState, exc: StorconnError | OSError, started: float) -> None:
+        exc = _as_storconn_error(exc)
+        with self._lock:
+            state.failures += 1
+            delay = self._backoff(state.failures)
+            state.retry_at = self._clock() + delay
+            state.connected = False
+            state.last_failed_attempt = started
+            state.error = (int(exc.code), exc.message)
+            self._changed.notify_all()
+        log.warning(
+            "%s target %s: %s (attempt %d, next in %.2f s)",
+            state.info.type, state.path, exc.message, state.failures, delay,
+        )
+
+    def _record_probe_locked(self, state: TargetState, result: ProbeResult, now: float) -> None:
+        if result.healthy:
+            if not state.connected:
+                log.info("target %s answers again", state.path)
+            state.connected = True
+            state.probe_failures = 0
+            state.error = NO_ERROR
+        else:
+            state.probe_failures += 1
+            state.repair_now = state.repair_now or result.repair_now
+            self._set_error_locked(state, result.code, result.message)
+            if result.repair_now:
+                state.retry_at = min(state.retry_at, now)
+        self._changed.notify_all()
+
+    def _set_error_locked(self, state: TargetState, code: ErrorCode, message: str) -> None:
+        if state.error[0] != code:
+            log.warning("target %s: %s", state.path, message)
+        state.connected = False
+        state.error = (int(code), message)
+        self._changed.notify_all()
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential with equal jitter: half fixed, half random, so retries of many targets spread."""
+        ceiling = min(self._config.backoff_cap, self._config.backoff_base * 2 ** (failures - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+
+def _as_storconn_error(exc: StorconnError | OSError) -> StorconnError:
+    if isinstance(exc, StorconnError):
+        return exc
+    return StorconnError(f"{exc.filename or 'target'}: {exc.strerror}", code=ErrorCode.CONNECTION)
+
+
+def _stored_json(info: ConnectionInfo) -> str:
+    return json.dumps(info.to_wire(secrets=True), sort_keys=True)

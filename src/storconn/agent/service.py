@@ -1,0 +1,173 @@
+"""The agent: the store, the registry and the reconciler wired together, and its verbs.
+
+Everything the JSON-RPC layer, the tests and the benchmarks call goes through
+:class:`Agent`; it knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from storconn.connection import ErrorCode, InvalidParameter, parse_uri
+
+from .config import AgentConfig
+from .connectors import build_connectors
+from .metrics import AgentMetrics
+from .reconciler import Reconciler
+from .refs import UNMANAGED_PREFIX, Registry
+from .store import Store
+from .system import mountinfo
+from .system.mountinfo import MountEntry
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT = 300.0
+
+# Mounts of these types are storage connections even when no reference owns
+# them; the host's tmpfs, cgroup and overlay mounts are not.
+NETWORK_FSTYPES = frozenset(
+    {
+        "nfs", "nfs4", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "cifs", "smb3",
+        "ceph", "fuse.ceph-fuse", "fuse.s3fs", "fuse.rclone", "lustre", "gpfs",
+    }
+)
+
+Status = dict[str, Any]
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.metrics = AgentMetrics()
+        self._store = Store(config.store_path)
+        self._registry = Registry(self._store)
+        self._reconciler = Reconciler(
+            self._registry,
+            self._store,
+            build_connectors(
+                config.mount_root, timeouts=config.timeouts, localfs_user=config.localfs_user
+            ),
+            config=config.reconciler,
+            metrics=self.metrics,
+        )
+        self._registry.set_listener(self._reconciler.wake)
+
+    def start(self) -> None:
+        started = time.perf_counter()
+        count = self._registry.load()
+        self._reconciler.restore_ownership()
+        self._reconciler.start()
+        log.info("agent started with %d references in %.3f s", count, time.perf_counter() - started)
+
+    def stop(self) -> None:
+        self._reconciler.stop()
+        self._store.close()
+
+    # -- verbs -------------------------------------------------------------
+
+    def acquire(self, con_ref_args: Mapping[str, object]) -> dict[str, int]:
+        return self._registry.acquire(con_ref_args)
+
+    def release(self, ref_ids: Sequence[str] = (), prefixes: Sequence[str] = ()) -> dict[str, int]:
+        return self._registry.release(ref_ids, prefixes)
+
+    def statuses(self, ref_ids: Sequence[str] | None = None) -> dict[str, Status]:
+        views = self._reconciler.views()
+        result: dict[str, Status] = {}
+        for ref in self._registry.references(ref_ids):
+            view = views.get(ref.target)
+            result[ref.id] = {
+                "connected": view.connected if view else False,
+                "managed": True,
+                "lastError": view.error if view else (0, ""),
+                "connectionInfo": ref.wire,
+                "path": view.path if view else None,
+            }
+        if ref_ids is None:
+            result.update(self._unmanaged())
+        else:
+            for ref_id in ref_ids:
+                if ref_id not in result:
+                    result[ref_id] = _unknown(ref_id)
+        return result
+
+    def wait(self, ref_ids: Sequence[str], timeout: float) -> dict[str, Status]:
+        """Statuses once each id is connected or an attempt begun after this call failed, or at the timeout."""
+        if not 0 <= timeout <= MAX_WAIT:
+            raise InvalidParameter("timeout", f"must be between 0 and {MAX_WAIT:g} seconds")
+        called = time.monotonic()
+        deadline = called + timeout
+        while True:
+            refs = {ref.id: ref for ref in self._registry.references(ref_ids)}
+            pending = False
+            for ref_id in ref_ids:
+                ref = refs.get(ref_id)
+                view = self._reconciler.view(ref.target) if ref else None
+                if ref is None or (view is not None and view.connected):
+                    continue
+                if view is not None and view.last_failed_attempt is not None and view.last_failed_attempt >= called:
+                    continue
+                pending = True
+                break
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                return self.statuses(ref_ids)
+            self._reconciler.wait_for_change(min(remaining, 0.25))
+
+    def manage(self, uri: str, connection_id: str) -> int:
+        try:
+            info = parse_uri(uri)
+        except InvalidParameter as exc:
+            log.warning("manage %r refused: %s", connection_id, exc)
+            return int(exc.code)
+        return self._registry.acquire({connection_id: info})[connection_id]
+
+    def unmanage(self, connection_id: str) -> int:
+        return self._registry.release([connection_id])[connection_id]
+
+    def reference_count(self) -> int:
+        return len(self._registry.references())
+
+    # -- unmanaged connections ---------------------------------------------
+
+    def _unmanaged(self) -> dict[str, Status]:
+        desired = self._registry.desired()
+        views = self._reconciler.views()
+        claimed = {views[key].path for key in desired if key in views}
+        root = str(self.config.mount_root).rstrip("/") + "/"
+        found: dict[str, Status] = {}
+        for entry in mountinfo.read().values():
+            if entry.mountpoint in claimed:
+                continue
+            if entry.fstype in NETWORK_FSTYPES or entry.mountpoint.startswith(root):
+                found[f"{UNMANAGED_PREFIX}{entry.mount_id}"] = _unmanaged_status(entry)
+        return found
+
+
+def _unmanaged_status(entry: MountEntry) -> Status:
+    if entry.fstype in ("nfs", "nfs4"):
+        info: dict[str, Any] = {"type": "nfs", "params": {"export": entry.source}}
+    elif entry.fstype in ("glusterfs", "fuse.glusterfs"):
+        info = {"type": "glusterfs", "params": {"spec": entry.source}}
+    else:
+        info = {"type": "posixfs", "params": {"spec": entry.source, "vfsType": entry.fstype}}
+    return {
+        "connected": True,
+        "managed": False,
+        "lastError": (0, ""),
+        "connectionInfo": info,
+        "path": entry.mountpoint,
+    }
+
+
+def _unknown(ref_id: str) -> Status:
+    return {
+        "connected": False,
+        "managed": False,
+        "lastError": (int(ErrorCode.REF_ID_UNKNOWN), f"no reference {ref_id!r}"),
+        "connectionInfo": None,
+        "path": None,
+    }

@@ -1,0 +1,117 @@
+"""Durable state of the agent: references and ownership records, in SQLite.
+
+WAL with ``synchronous=FULL``: a commit is on disk before it returns, so an
+acknowledged acquire survives SIGKILL and power loss. ``secure_delete``
+overwrites released rows, which may hold CHAP passwords; the database files
+are created 0600 for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storconn.connection import ErrorCode, StorconnError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refs (
+    id     TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    info   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refs_target ON refs (target);
+CREATE TABLE IF NOT EXISTS owned (
+    target TEXT PRIMARY KEY,
+    info   TEXT NOT NULL,
+    path   TEXT
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRef:
+    id: str
+    target: str
+    info_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOwnership:
+    target: str
+    info_json: str
+    path: str | None
+
+
+class StoreError(StorconnError):
+    """The database refused a write; nothing of that write was kept."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=ErrorCode.GENERAL)
+
+
+class Store:
+    """One SQLite database file. Every public method is one transaction and is thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old_umask = os.umask(0o077)  # the -wal and -shm files inherit it too
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")
+            self._db.executescript(_SCHEMA)
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def load_refs(self) -> list[StoredRef]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, target, info FROM refs").fetchall()
+        return [StoredRef(*row) for row in rows]
+
+    def load_ownership(self) -> list[StoredOwnership]:
+        with self._lock:
+            rows = self._db.execute("SELECT target, info, path FROM owned").fetchall()
+        return [StoredOwnership(*row) for row in rows]
+
+    def add_refs(self, refs: Iterable[StoredRef]) -> None:
+        """Insert all of ``refs`` in one transaction, durable when this returns."""
+        rows = [(ref.id, ref.target, ref.info_json) for ref in refs]
+        if rows:
+            self._write("INSERT INTO refs (id, target, info) VALUES (?, ?, ?)", rows)
+
+    def remove_refs(self, ids: Iterable[str]) -> None:
+        rows = [(ref_id,) for ref_id in ids]
+        if rows:
+            self._write("DELETE FROM refs WHERE id = ?", rows)
+
+    def own(self, ownership: StoredOwnership) -> None:
+        """Record, durably, that the agent is about to create this target."""
+        self._write(
+            "INSERT OR REPLACE INTO owned (target, info, path) VALUES (?, ?, ?)",
+            [(ownership.target, ownership.info_json, ownership.path)],
+        )
+
+    def disown(self, target: str) -> None:
+        self._write("DELETE FROM owned WHERE target = ?", [(target,)])
+
+    def _write(self, sql: str, rows: list[tuple[str | None, ...]]) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StoreError(f"the reference store refused the write: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Thin, typed wrappers over real commands and kernel files; every call has a hard timeout."""

@@ -1,0 +1,63 @@
+"""The kernel's mount table, read from ``/proc/self/mountinfo``.
+
+``os.path.ismount`` is wrong for a dead FUSE mount (stat fails with ENOTCONN),
+so the agent trusts only this table for "is it mounted".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+@dataclass(frozen=True, slots=True)
+class MountEntry:
+    mount_id: int
+    mountpoint: str
+    fstype: str
+    source: str
+    options: str
+
+
+def _unescape(field: str) -> str:
+    # The kernel octal-escapes space, tab, newline and backslash in paths.
+    if "\\" not in field:
+        return field
+    out: list[str] = []
+    i = 0
+    while i < len(field):
+        if field[i] == "\\" and i + 3 < len(field) and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def parse(text: str) -> list[MountEntry]:
+    """Parse mountinfo text; later entries stack on earlier ones at the same point."""
+    entries: list[MountEntry] = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        try:
+            sep = fields.index("-", 6)
+        except ValueError:
+            continue
+        entries.append(
+            MountEntry(
+                mount_id=int(fields[0]),
+                mountpoint=_unescape(fields[4]),
+                fstype=fields[sep + 1],
+                source=_unescape(fields[sep + 2]),
+                options=fields[5],
+            )
+        )
+    return entries
+
+
+def read(path: Path = MOUNTINFO) -> dict[str, MountEntry]:
+    """Mount point → the topmost entry mounted there."""
+    return {entry.mountpoint: entry for entry in parse(path.read_text())}
