@@ -70,7 +70,7 @@ class MountConnector:
 class PosixfsConnector(MountConnector):
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         assert isinstance(info, PosixfsInfo)
-        return info.params.spec, info.params.vfsType, split_options(info.params.options)
+        return info.params.spec, info.params.vfs_type, split_options(info.params.options)
 
 
 class NfsConnector(MountConnector):
@@ -98,8 +98,8 @@ class GlusterfsConnector(MountConnector):
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         assert isinstance(info, GlusterfsInfo)
         options = split_options(info.params.options)
-        if info.params.backupServers:
-            options.append("backup-volfile-servers=" + ":".join(info.params.backupServers))
+        if info.params.backup_servers:
+            options.append("backup-volfile-servers=" + ":".join(info.params.backup_servers))
         return info.params.spec, "glusterfs", options
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 from storconn.connection import ErrorCode, StorconnError
@@ -39,7 +40,7 @@ def mount(
         return
     words = result.message()
     lowered = words.lower()
-    if "unknown filesystem type" in lowered:
+    if "unknown filesystem type" in lowered or not type_known(fstype):
         raise StorconnError(f"mount type {fstype!r} is not known here: {words}", code=ErrorCode.MOUNT_TYPE)
     if any(hint in lowered for hint in _UNSUPPORTED_HINTS):
         raise StorconnError(
@@ -49,6 +50,30 @@ def mount(
     if "permission denied" in lowered or "access denied" in lowered:
         raise StorconnError(f"mount of {spec} refused: {words}", code=ErrorCode.ACCESS_PERMISSION)
     raise StorconnError(f"mount of {spec} failed: {words}", code=ErrorCode.MOUNT_ERROR)
+
+
+def type_known(fstype: str) -> bool:
+    """Whether this host can mount ``fstype``: the kernel lists it, or a mount helper exists.
+
+    Asked only after a mount failed, because mount(8) reports an unknown type
+    as a missing device when the spec is not a block device.
+    """
+    if any(os.path.exists(f"{d}/mount.{fstype}") for d in ("/sbin", "/usr/sbin", "/bin", "/usr/bin")):
+        return True
+    base = fstype.split(".", 1)[0]
+    try:
+        with open("/proc/filesystems") as table:
+            known = {line.split()[-1] for line in table if line.strip()}
+    except OSError:
+        return True
+    if base in known:
+        return True
+    # Not loaded is not the same as not available: a module may exist.
+    release = os.uname().release
+    return any(
+        os.path.exists(f"/lib/modules/{release}/kernel/fs/{base}/{base}.ko{ext}")
+        for ext in ("", ".xz", ".zst", ".gz")
+    )
 
 
 def umount(mountpoint: str, *, timeout: float, lazy: bool = False) -> None:

@@ -1,0 +1,117 @@
+"""posixfs through real mount(8): tmpfs and a loop-mounted ext4 image."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from storconn.agent import Agent
+from storconn.agent.connectors.base import target_path
+from storconn.connection import parse_info
+from tests.conftest import needs_root
+from tests.peers.mounts import eventually, mounts_under
+
+pytestmark = needs_root
+
+TMPFS = {"type": "posixfs", "params": {"spec": "scratch", "vfsType": "tmpfs", "options": "size=16m"}}
+
+
+def _connected(agent: Agent, *ids: str) -> bool:
+    statuses = agent.statuses(list(ids))
+    return all(statuses[i]["connected"] for i in ids)
+
+
+def test_two_references_one_mount_until_the_last_release(agent: Agent, mount_root: Path) -> None:
+    assert agent.acquire({"a": TMPFS, "b": TMPFS}) == {"a": 0, "b": 0}
+    eventually(lambda: _connected(agent, "a", "b"))
+    mounts = mounts_under(mount_root)
+    assert len(mounts) == 1
+    (entry,) = mounts.values()
+    assert entry.fstype == "tmpfs" and entry.mountpoint == agent.statuses(["a"])["a"]["path"]
+
+    agent.release(["a"])
+    agent.wait(["b"], timeout=1)
+    assert entry.mountpoint in mounts_under(mount_root)
+    assert _connected(agent, "b")
+
+    agent.release(["b"])
+    eventually(lambda: entry.mountpoint not in mounts_under(mount_root))
+
+
+def test_loop_mounted_ext4_image(agent: Agent, tmp_path: Path, mount_root: Path) -> None:
+    image = tmp_path / "disk.img"
+    subprocess.run(["truncate", "-s", "64M", str(image)], check=True, timeout=10)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, timeout=60)
+    info = {"type": "posixfs", "params": {"spec": str(image), "vfsType": "ext4", "options": "loop"}}
+    agent.acquire({"disk": info})
+    status = agent.wait(["disk"], timeout=20)["disk"]
+    assert status["connected"], status["lastError"]
+    (Path(status["path"]) / "hello").write_text("on ext4")
+    assert mounts_under(mount_root)[status["path"]].fstype == "ext4"
+    agent.release(["disk"])
+    eventually(lambda: status["path"] not in mounts_under(mount_root))
+
+
+def test_mount_failure_is_reported_and_the_reference_kept(agent: Agent) -> None:
+    info = {"type": "posixfs", "params": {"spec": "/nonexistent/image", "vfsType": "ext4", "options": "loop"}}
+    agent.acquire({"bad": info})
+    status = agent.wait(["bad"], timeout=20)["bad"]
+    assert not status["connected"]
+    code, message = status["lastError"]
+    assert code == 477 and "/nonexistent/image" in message
+    assert "bad" in agent.statuses()
+
+
+def test_unknown_fs_type_is_a_mount_type_error(agent: Agent) -> None:
+    agent.acquire({"odd": {"type": "posixfs", "params": {"spec": "x", "vfsType": "nosuchfs"}}})
+    status = agent.wait(["odd"], timeout=20)["odd"]
+    assert status["lastError"][0] == 470, status
+
+
+def test_busy_mount_stays_and_is_reported_unmanaged(agent: Agent, mount_root: Path) -> None:
+    agent.acquire({"a": TMPFS})
+    path = agent.wait(["a"], timeout=10)["a"]["path"]
+    with open(Path(path) / "held", "w") as held:
+        held.write("busy")
+        held.flush()
+        agent.release(["a"])
+        unmanaged = eventually(lambda: [s for i, s in agent.statuses().items()
+                                        if i.startswith("unmanaged:") and s["path"] == path], timeout=5)
+        assert unmanaged[0]["managed"] is False  # type: ignore[index]
+        assert path in mounts_under(mount_root)
+    # Once nothing holds it, the retried plain unmount succeeds.
+    eventually(lambda: path not in mounts_under(mount_root))
+
+
+def test_mount_made_by_someone_else_is_never_unmounted(agent: Agent, mount_root: Path) -> None:
+    path = target_path(mount_root, parse_info(TMPFS))
+    Path(path).mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "scratch", path], check=True, timeout=10)
+    agent.acquire({"a": TMPFS})
+    assert agent.wait(["a"], timeout=5)["a"]["connected"]
+    agent.release(["a"])
+    # Well past the grace period and several ticks.
+    import time
+    time.sleep(1.5)
+    assert path in mounts_under(mount_root)
+    assert not any(i.startswith("unmanaged:") and s["path"] == path and not s["connected"]
+                   for i, s in agent.statuses().items())
+
+
+def test_mount_removed_by_hand_comes_back(agent: Agent, mount_root: Path) -> None:
+    agent.acquire({"a": TMPFS})
+    path = agent.wait(["a"], timeout=10)["a"]["path"]
+    subprocess.run(["umount", path], check=True, timeout=10)
+    eventually(lambda: path in mounts_under(mount_root) and _connected(agent, "a"))
+
+
+@pytest.mark.parametrize("count", [20])
+def test_many_targets_connect_in_parallel(agent: Agent, mount_root: Path, count: int) -> None:
+    refs = {f"t{i}": {"type": "posixfs", "params": {"spec": f"bench-{i}", "vfsType": "tmpfs", "options": "size=1m"}}
+            for i in range(count)}
+    assert set(agent.acquire(refs).values()) == {0}
+    statuses = agent.wait(list(refs), timeout=30)
+    assert all(s["connected"] for s in statuses.values())
+    assert len(mounts_under(mount_root)) == count

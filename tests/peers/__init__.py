@@ -1,0 +1,1 @@
+"""Fixtures' helpers for real processes and real mounts."""

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from storconn.agent.reconciler import Reconciler, ReconcilerConfig
+from storconn.agent.refs import Registry
+from storconn.agent.store import Store
+from storconn.connection import ErrorCode, StorconnError
+
+from .fakes import FakeClock, FakeConnector, FakeKernel, InlineExecutor
+
+TMP = {"type": "posixfs", "params": {"spec": "scratch", "vfsType": "tmpfs"}}
+
+
+def _view(reconciler: Reconciler, registry: Registry, ref_id: str):  # type: ignore[no-untyped-def]
+    (ref,) = registry.references([ref_id])
+    return reconciler.view(ref.target)
+
+
+def test_acquire_then_tick_connects_once(registry: Registry, reconciler: Reconciler, connector: FakeConnector) -> None:
+    registry.acquire({"a": TMP, "b": TMP})
+    reconciler.tick()
+    reconciler.tick()
+    assert connector.count("connect") == 1
+    assert _view(reconciler, registry, "a").connected
+
+
+def test_ownership_is_recorded_before_connecting(registry: Registry, reconciler: Reconciler, store: Store, connector: FakeConnector) -> None:
+    seen: list[int] = []
+    original = connector.connect
+    connector.connect = lambda info, path: (seen.append(len(store.load_ownership())), original(info, path))[1]  # type: ignore[method-assign]
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    assert seen == [1]
+
+
+def test_last_release_disconnects_after_grace(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock, store: Store) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    registry.release(["a"])
+    reconciler.tick()
+    clock.advance(1.0)
+    reconciler.tick()
+    assert connector.count("disconnect") == 0
+    clock.advance(1.5)
+    reconciler.tick()
+    assert connector.count("disconnect") == 1
+    assert kernel.mounts == {}
+    assert store.load_ownership() == []
+
+
+def test_new_acquire_within_grace_cancels_disconnect(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    registry.release(["a"])
+    reconciler.tick()
+    clock.advance(1.0)
+    registry.acquire({"b": TMP})
+    reconciler.tick()
+    clock.advance(5.0)
+    reconciler.tick()
+    assert connector.count("disconnect") == 0
+    assert connector.count("connect") == 1
+
+
+def test_release_of_one_of_two_keeps_the_target(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock) -> None:
+    registry.acquire({"a": TMP, "b": TMP})
+    reconciler.tick()
+    registry.release(["a"])
+    clock.advance(10)
+    reconciler.tick()
+    assert connector.count("disconnect") == 0
+    assert _view(reconciler, registry, "b").connected
+
+
+def test_foreign_mount_is_used_and_never_unmounted(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock) -> None:
+    registry.acquire({"a": TMP})
+    (ref,) = registry.references()
+    path = connector.path(registry.desired()[ref.target])
+    kernel.mount(path)  # someone else was first
+    reconciler.tick()
+    assert _view(reconciler, registry, "a").connected
+    registry.release(["a"])
+    clock.advance(10)
+    reconciler.tick()
+    reconciler.tick()
+    assert connector.calls == []
+    assert path in kernel.mounts
+
+
+def test_failed_connect_backs_off_exponentially(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock) -> None:
+    connector.fail_connect = StorconnError("no route", code=ErrorCode.MOUNT_ERROR)
+    registry.acquire({"a": TMP})
+    attempts_at: list[float] = []
+    for _ in range(400):
+        before = connector.count("connect")
+        reconciler.tick()
+        if connector.count("connect") > before:
+            attempts_at.append(clock.now)
+        clock.advance(0.1)
+    gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
+    assert gaps[0] < gaps[2] <= 8.0 + 0.2  # grows, and is capped
+    assert max(gaps) <= 8.2
+    view = _view(reconciler, registry, "a")
+    assert not view.connected and view.error == (ErrorCode.MOUNT_ERROR, "no route")
+
+
+def test_recovery_after_failures_clears_the_error(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock) -> None:
+    connector.fail_connect = StorconnError("down", code=ErrorCode.MOUNT_ERROR)
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    connector.fail_connect = None
+    clock.advance(10)
+    reconciler.tick()
+    view = _view(reconciler, registry, "a")
+    assert view.connected and view.error == (0, "")
+
+
+def test_vanished_mount_is_mounted_again_at_once(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    kernel.mounts.clear()  # an unmount by hand, or a FUSE daemon that exited
+    reconciler.tick()
+    assert connector.count("connect") == 2
+    assert _view(reconciler, registry, "a").connected
+
+
+def test_busy_target_stays_and_is_retried_each_tick(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock, store: Store) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    (path,) = kernel.mounts
+    connector.busy.add(path)
+    registry.release(["a"])
+    reconciler.tick()  # the agent wakes at once on a release: the grace starts here
+    clock.advance(3)
+    reconciler.tick()
+    reconciler.tick()
+    assert connector.count("disconnect") == 2
+    assert path in kernel.mounts and len(store.load_ownership()) == 1
+    connector.busy.clear()
+    reconciler.tick()
+    assert kernel.mounts == {}
+
+
+def test_busy_target_is_adopted_by_a_new_acquire(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    (path,) = kernel.mounts
+    connector.busy.add(path)
+    registry.release(["a"])
+    reconciler.tick()
+    clock.advance(3)
+    reconciler.tick()
+    assert connector.count("disconnect") == 1
+    registry.acquire({"b": TMP})
+    connector.busy.clear()
+    clock.advance(10)
+    reconciler.tick()
+    assert path in kernel.mounts
+    assert _view(reconciler, registry, "b").connected
+
+
+def test_restart_adopts_owned_mounts_and_cleans_orphans(tmp_path: Path, kernel: FakeKernel, connector: FakeConnector, clock: FakeClock) -> None:
+    def build() -> tuple[Store, Registry, Reconciler]:
+        store = Store(tmp_path / "refs.sqlite")
+        registry = Registry(store)
+        registry.load()
+        rec = Reconciler(registry, store, {"posixfs": connector}, config=ReconcilerConfig(grace=0),
+                         clock=clock, executor=InlineExecutor(), read_mounts=kernel.read, rng=random.Random(1))
+        rec.restore_ownership()
+        return store, registry, rec
+
+    store, registry, rec = build()
+    other = {"type": "posixfs", "params": {"spec": "other", "vfsType": "tmpfs"}}
+    registry.acquire({"keep": TMP, "drop": other})
+    rec.tick()
+    assert len(kernel.mounts) == 2
+    store.close()
+    # The agent dies; while it is down, one reference goes (as if the release
+    # were the last thing it committed) and nothing else changes.
+    store, registry, rec = build()
+    registry.release(["drop"])
+    rec.tick()
+    rec.tick()
+    assert connector.count("connect") == 2  # adopted, not mounted again
+    assert len(kernel.mounts) == 1
+    assert _view(rec, registry, "keep").connected

@@ -1,0 +1,210 @@
+"""Hypothesis strategies: valid infos of every type, and messy spellings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from storconn.connection import (
+    MANAGED_OPTIONS,
+    NFS_VERSIONS,
+    REFUSED_OPTIONS,
+    ConnectionInfo,
+    FcpInfo,
+    parse_info,
+)
+
+_FORBIDDEN_OPTIONS = REFUSED_OPTIONS.union(*MANAGED_OPTIONS.values())
+
+_label = st.from_regex(r"[a-z0-9_]([a-z0-9_-]{0,8}[a-z0-9])?", fullmatch=True)
+
+
+def mixed_case(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """The same text with a random choice of letters upper-cased."""
+    return strategy.flatmap(
+        lambda text: st.lists(st.booleans(), min_size=len(text), max_size=len(text)).map(
+            lambda flips: "".join(c.upper() if f else c for c, f in zip(text, flips))
+        )
+    )
+
+
+host_names = mixed_case(
+    st.lists(_label, min_size=1, max_size=4)
+    .filter(lambda labels: not all(label.isdigit() for label in labels))
+    .map(".".join)
+)
+ipv4 = st.ip_addresses(v=4).map(str)
+ipv6 = mixed_case(
+    st.ip_addresses(v=6).flatmap(lambda a: st.sampled_from([a.compressed, a.exploded]))
+)
+
+# A host as it may stand before ":/path": IPv6 in brackets.
+remote_hosts = st.one_of(host_names, ipv4, ipv6.map(lambda a: f"[{a}]"))
+# A host as it may stand alone (iSCSI hostname, gluster backup server).
+bare_hosts = st.one_of(host_names, ipv4, ipv6, ipv6.map(lambda a: f"[{a}]"))
+
+_segment_chars = st.characters(
+    blacklist_categories=("Cs", "Cc"), blacklist_characters="/\x7f"
+)
+segments = st.text(_segment_chars, min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
+
+
+def absolute_paths(min_segments: int = 0) -> st.SearchStrategy[str]:
+    return st.lists(segments, min_size=min_segments, max_size=4).map(
+        lambda parts: "/" + "/".join(parts)
+    )
+
+
+def messy(path: str) -> st.SearchStrategy[str]:
+    """Spellings of an absolute path with ``//``, ``/./`` and a trailing ``/``."""
+    parts = [part for part in path.split("/") if part]
+    separators = st.lists(
+        st.sampled_from(["/", "//", "/./", "/././/"]), min_size=len(parts), max_size=len(parts)
+    )
+    tails = st.sampled_from(["", "/", "/.", "//"])
+    return st.tuples(separators, tails).map(
+        lambda st_: "".join(sep + part for sep, part in zip(st_[0], parts)) + st_[1] or "/"
+    )
+
+
+_option_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda name: name not in _FORBIDDEN_OPTIONS
+)
+_option_values = st.text(
+    st.characters(
+        blacklist_categories=("Cs", "Cc"), blacklist_characters=',"\x7f'
+    ),
+    max_size=8,
+).map(str.strip)
+_one_option = st.tuples(_option_names, st.none() | _option_values).map(
+    lambda nv: nv[0] if nv[1] is None else f"{nv[0]}={nv[1]}"
+)
+options = st.none() | st.lists(_one_option, min_size=1, max_size=4).map(",".join)
+
+_safe_text = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x7f"),
+    min_size=1,
+    max_size=12,
+).filter(lambda s: not s.startswith("-"))
+
+passwords = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"),
+    min_size=1,
+    max_size=16,
+)
+
+iqns = st.from_regex(
+    r"iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.-]{1,10}(:[A-Za-z0-9.:_%;?#&+=@!-]{1,12})?",
+    fullmatch=True,
+)
+_names = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,10}", fullmatch=True)
+
+
+def _info(wire: dict[str, Any]) -> ConnectionInfo:
+    return parse_info(wire)
+
+
+def _without_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in params.items() if value is not None}
+
+
+nfs_infos = st.builds(
+    lambda host, path, version, timeout, retrans, opts: _info(
+        {
+            "type": "nfs",
+            "params": _without_none(
+                {
+                    "export": f"{host}:{path}",
+                    "version": version,
+                    "timeout": timeout,
+                    "retrans": retrans,
+                    "options": opts,
+                }
+            ),
+        }
+    ),
+    remote_hosts,
+    absolute_paths(),
+    st.none() | st.sampled_from(NFS_VERSIONS),
+    st.none() | st.integers(1, 6000),
+    st.none() | st.integers(0, 32767),
+    options,
+)
+
+_specs = st.one_of(
+    absolute_paths(1),
+    st.builds(lambda h, p: f"//{h}{p}", remote_hosts, absolute_paths()),
+    st.builds(
+        lambda user, h, p: f"{user}{h}:{p}",
+        st.sampled_from(["", "root@", "User.Name@"]),
+        remote_hosts,
+        absolute_paths(),
+    ),
+    st.sampled_from(["tmpfs", "UUID=1b2c-3d4e", "LABEL=data", "none"]),
+)
+posixfs_infos = st.builds(
+    lambda spec, vfs, opts: _info(
+        {"type": "posixfs", "params": _without_none({"spec": spec, "vfsType": vfs, "options": opts})}
+    ),
+    _specs,
+    st.from_regex(r"[a-z0-9][a-z0-9._+]{0,10}", fullmatch=True),
+    options,
+)
+
+_volumes = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,8}", fullmatch=True)
+glusterfs_infos = st.builds(
+    lambda host, volume, subdir, backups, opts: _info(
+        {
+            "type": "glusterfs",
+            "params": _without_none(
+                {
+                    "spec": f"{host}:/{volume}{subdir}",
+                    "backupServers": backups or None,
+                    "options": opts,
+                }
+            ),
+        }
+    ),
+    remote_hosts,
+    _volumes,
+    st.sampled_from([""]) | absolute_paths(1),
+    st.lists(bare_hosts, max_size=3),
+    options,
+)
+
+localfs_infos = absolute_paths().map(lambda p: _info({"type": "localfs", "params": {"path": p}}))
+
+_credentials = st.none() | st.builds(
+    lambda user, password: {"type": "chap", "params": {"username": user, "password": password}},
+    _safe_text,
+    passwords,
+)
+iscsi_infos = st.builds(
+    lambda host, port, tpgt, iqn, iface, creds: _info(
+        {
+            "type": "iscsi",
+            "params": _without_none(
+                {
+                    "target": _without_none(
+                        {"portal": {"hostname": host, "port": port}, "tpgt": tpgt, "iqn": iqn}
+                    ),
+                    "iface": iface,
+                    "credentials": creds,
+                }
+            ),
+        }
+    ),
+    bare_hosts,
+    st.integers(1, 65535),
+    st.none() | st.integers(0, 65535),
+    iqns,
+    st.none() | _names,
+    _credentials,
+)
+
+fcp_infos = st.just(FcpInfo())
+
+infos: st.SearchStrategy[ConnectionInfo] = st.one_of(
+    nfs_infos, posixfs_infos, glusterfs_infos, localfs_infos, iscsi_infos, fcp_infos
+)
