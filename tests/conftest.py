@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.peers.agent import AgentProcess, is_root
+
+if TYPE_CHECKING:
+    from tests.peers.sshd import SshServer
 from tests.peers.mounts import unmount_all_under
 
 needs_root = pytest.mark.skipif(not is_root(), reason="needs root: real mounts")
@@ -28,3 +32,18 @@ def agent_process(tmp_path: Path, mount_root: Path) -> Iterator[AgentProcess]:
     agent.start()
     yield agent
     agent.stop()
+
+
+@pytest.fixture
+def ssh_server(tmp_path: Path) -> Iterator["SshServer"]:
+    from tests.peers.sshd import SshServer, available
+
+    if not is_root():
+        pytest.skip("needs root: sshd and FUSE mounts")
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    server = SshServer(tmp_path / "sshd")
+    server.start()
+    yield server
+    server.stop()

@@ -22,8 +22,9 @@ from storconn.connection import ErrorCode
 
 log = logging.getLogger(__name__)
 
-# Failures after which the mount is gone for good: repair at once.
-_LOST = {errno.ENOTCONN: "ENOTCONN", errno.ENOENT: "ENOENT"}
+# Failures after which the mount is gone for good: repair at once. A FUSE
+# daemon that died leaves ENOTCONN; one that exited on a signal, ECONNABORTED.
+_LOST = {errno.ENOTCONN: "ENOTCONN", errno.ECONNABORTED: "ECONNABORTED", errno.ENOENT: "ENOENT"}
 _STALE = {errno.ESTALE: "ESTALE", errno.EIO: "EIO"}
 
 
@@ -50,6 +51,9 @@ class Prober:
         self._timeout = timeout
         self._clock = clock
         self._running: dict[str, _Running] = {}
+
+    def running(self) -> bool:
+        return bool(self._running)
 
     def busy(self, key: str) -> bool:
         return key in self._running

@@ -36,6 +36,7 @@ from .system.mountinfo import MountEntry
 log = logging.getLogger(__name__)
 
 NO_ERROR: tuple[int, str] = (0, "")
+_PROBE_POLL = 0.05  # seconds between looks at running probes
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class ReconcilerConfig:
     # One failed probe is not enough to unmount: a busy server can miss one
     # deadline. Three in a row (6 s with the defaults) is an outage.
     probe_failures_to_repair: int = 3
+    probe_retry_interval: float = 0.5  # between probes of a target that failed one
     pool_size: int = 16
 
 
@@ -76,6 +78,7 @@ class TargetState:
     retry_at: float = 0.0
     probe_failures: int = 0
     repair_now: bool = False
+    awaiting_probe: bool = False  # repaired: connected only once a probe agrees
     probe_due: float = 0.0
     orphaned_since: float | None = None
     last_failed_attempt: float | None = None  # when the last failed attempt began
@@ -131,6 +134,7 @@ class Reconciler:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition(self._lock)
+        self._next_probe_due = 0.0
 
     # -- lifecycle -------------------------------------------------------
 
@@ -164,8 +168,19 @@ class Reconciler:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self.tick()
-            self._wake.wait(self._config.period)
+            self._wake.wait(self._until_next_tick())
             self._wake.clear()
+
+    def _until_next_tick(self) -> float:
+        """Sleep until the period ends or a probe is due; poll briskly while probes run.
+
+        Probe results are read on ticks, so this is what makes an outage show
+        within the probe's own timeout rather than a whole period later.
+        """
+        with self._lock:
+            if self._prober.running():
+                return _PROBE_POLL
+            return max(_PROBE_POLL, min(self._config.period, self._next_probe_due - self._clock()))
 
     # -- reads for clients ---------------------------------------------
 
@@ -244,7 +259,12 @@ class Reconciler:
                     self._set_error_locked(state, ErrorCode.CONNECTION_LOST, "the mount disappeared")
                     state.retry_at = now
                     self._prober.forget(key)
-                elif state.present and not state.connected and state.probe_failures == 0:
+                elif (
+                    state.present
+                    and not state.connected
+                    and state.probe_failures == 0
+                    and not state.awaiting_probe
+                ):
                     # Adopted after a restart, or made by someone else: usable
                     # until a probe says otherwise.
                     self._mark_connected_locked(state)
@@ -295,9 +315,13 @@ class Reconciler:
                 work.operations.append((key, "repair", lambda s=state: self._repair(s)))
 
     def _start_probes_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
+        self._next_probe_due = now + self._config.period
         for key in desired:
             state = self._states[key]
-            if not state.present or key in self._in_flight or now < state.probe_due:
+            if not state.present or key in self._in_flight:
+                continue
+            if now < state.probe_due:
+                self._next_probe_due = min(self._next_probe_due, state.probe_due)
                 continue
             if state.path is None or self._prober.busy(key):
                 continue
@@ -305,6 +329,7 @@ class Reconciler:
             if argv is None:
                 continue
             state.probe_due = now + self._config.probe_interval
+            self._next_probe_due = min(self._next_probe_due, state.probe_due)
             self._prober.start(key, argv, state.path)
 
     # -- operations (run in the pool, one per target) ----------------------
@@ -362,7 +387,13 @@ class Reconciler:
             self._record_failure(state, exc, started)
             return False
         with self._lock:
-            self._mark_connected_locked(state)
+            # Mounted again is not healthy yet: only a good probe resets the
+            # backoff, so a server that accepts mounts but fails every request
+            # is not remounted in a tight loop.
+            probed = state.path is not None and self._connectors[state.info.type].probe_command(state.path)
+            self._mark_connected_locked(state, healthy=not probed)
+            state.failures += 1
+            state.retry_at = self._clock() + self._backoff(state.failures)
         log.info("repaired %s target %s", state.info.type, state.path)
         return True
 
@@ -409,13 +440,19 @@ class Reconciler:
         self._states[key] = state
         return state
 
-    def _mark_connected_locked(self, state: TargetState) -> None:
-        state.present = state.connected = True
-        state.error = NO_ERROR
-        state.failures = state.probe_failures = 0
+    def _mark_connected_locked(self, state: TargetState, *, healthy: bool = True) -> None:
+        state.present = True
+        state.probe_failures = 0
         state.repair_now = False
-        state.retry_at = 0.0
-        state.probe_due = self._clock() + self._config.probe_interval
+        if healthy:
+            state.connected = True
+            state.error = NO_ERROR
+            state.failures = 0
+            state.retry_at = 0.0
+            state.probe_due = self._clock() + self._config.probe_interval
+        else:
+            state.awaiting_probe = True
+            state.probe_due = self._clock()  # probe at once: is it really back?
         self._changed.notify_all()
 
     def _record_failure(self, state: TargetState, exc: StorconnError | OSError, started: float) -> None:
@@ -434,13 +471,18 @@ class Reconciler:
         )
 
     def _record_probe_locked(self, state: TargetState, result: ProbeResult, now: float) -> None:
+        state.awaiting_probe = False
         if result.healthy:
             if not state.connected:
                 log.info("target %s answers again", state.path)
             state.connected = True
-            state.probe_failures = 0
+            state.probe_failures = state.failures = 0
+            state.retry_at = 0.0
             state.error = NO_ERROR
         else:
+            # Look again soon: an outage must not wait a whole interval to be
+            # confirmed, nor a recovery to be noticed.
+            state.probe_due = min(state.probe_due, now + self._config.probe_retry_interval)
             state.probe_failures += 1
             state.repair_now = state.repair_now or result.repair_now
             self._set_error_locked(state, result.code, result.message)

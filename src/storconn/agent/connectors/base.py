@@ -36,6 +36,7 @@ class Timeouts:
 
     mount: float = 30.0
     umount: float = 15.0
+    ping: float = 3.0  # an NFS NULL call: a live server answers in milliseconds
 
 
 class Connector(Protocol):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from storconn.connection import (
     ConnectionInfo,
+    ErrorCode,
+    StorconnError,
     GlusterfsInfo,
     NfsInfo,
     PosixfsInfo,
@@ -15,6 +17,7 @@ from storconn.connection import (
 )
 
 from ..system import mount as mount_cmd
+from ..system import nfs_ping
 from ..system.mountinfo import MountEntry
 from .base import Timeouts, statfs_probe, target_path
 
@@ -67,18 +70,61 @@ class MountConnector:
         return statfs_probe(path)
 
 
+# sshfs without these hangs file operations for minutes on a stopped server
+# (in D state, deaf to signals), and exits for good when its session dies,
+# leaving writes to land on the local directory underneath. With them: a dead
+# session is retried (reconnect), a silent server is noticed after
+# 2 s × 2 keep-alives, and each new connection gives up after 3 s, so the
+# agent's statfs probe gets EIO within about 5 s instead of hanging.
+SSHFS_DEFAULTS: dict[str, str | None] = {
+    "reconnect": None,
+    "ServerAliveInterval": "2",
+    "ServerAliveCountMax": "2",
+    "ConnectTimeout": "3",
+    "BatchMode": "yes",
+}
+
+
+def with_defaults(options: list[str], defaults: dict[str, str | None]) -> list[str]:
+    """``options`` plus each default the user did not set; the user's own values win."""
+    given = {option.split("=", 1)[0].strip().lower() for option in options}
+    extra = [name if value is None else f"{name}={value}"
+             for name, value in defaults.items() if name.lower() not in given]
+    return options + extra
+
+
 class PosixfsConnector(MountConnector):
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         assert isinstance(info, PosixfsInfo)
-        return info.params.spec, info.params.vfs_type, split_options(info.params.options)
+        options = split_options(info.params.options)
+        if info.params.vfs_type == "fuse.sshfs":
+            options = with_defaults(options, SSHFS_DEFAULTS)
+        return info.params.spec, info.params.vfs_type, options
 
 
 class NfsConnector(MountConnector):
     """NFS with the options the agent manages.
 
-    timeo=100 (10 s) and retrans=3 with ``soft``: a dead server surfaces as EIO
-    after about timeo * (retrans + 1) = 40 s instead of hanging forever.
+    Timing budget: ``soft,timeo=100,retrans=3`` over TCP. The client backs off
+    linearly (10, 20, 30, 40 s), so an application's request to a dead server
+    fails with EIO after about 100 s instead of hanging forever, as it would
+    with ``hard``; VDSM's values, long enough to ride out a server fail-over.
+    The agent itself does not wait that long: its statfs probe runs in a child
+    and reports the target hung after probe_timeout (2 s).
+    ``nosharecache`` keeps two mounts of one server with different options
+    from silently sharing the first one's; ``nolock`` for v3, since lockd
+    needs rpcbind and storage domains use sanlock, not NFS locks.
     """
+
+    def connect(self, info: ConnectionInfo, path: str | None) -> None:
+        assert isinstance(info, NfsInfo)
+        # Asking the server first separates "server down" from "this host
+        # cannot mount NFS", which mount(8) reports alike.
+        server = info.identity[1]
+        answer = nfs_ping.ping(server, timeout=self._timeouts.ping)
+        if not answer.reachable:
+            raise StorconnError(f"NFS server not reachable: {answer.detail}", code=ErrorCode.CONNECTION)
+        super().connect(info, path)
 
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         assert isinstance(info, NfsInfo)
