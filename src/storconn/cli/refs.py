@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from storconn.agent.client import DEFAULT_URL, AgentClient
-from storconn.connection import ErrorCode, IscsiInfo, StorconnError, format_uri, parse_info, parse_uri
+from storconn.connection import ErrorCode, StorconnError, format_uri, parse_info, parse_uri
 
 app = typer.Typer(no_args_is_help=True, help="Connection references on one host's agent.")
 console = Console()
@@ -62,9 +62,8 @@ def acquire(
 ) -> None:
     """Acquire a reference: the agent stores it durably and connects in the background."""
     try:
-        info = parse_uri(uri)
-        if password_file is not None:
-            info = _with_password(info, password_file.read_text().strip())
+        password = password_file.read_text().strip() if password_file is not None else None
+        info = parse_uri(uri, password=password)
     except StorconnError as exc:
         raise _fail(str(exc), 2) from exc
     except OSError as exc:
@@ -167,16 +166,6 @@ def _call(fn: Any) -> Any:
         return fn()
     except StorconnError as exc:
         raise _fail(str(exc)) from exc
-
-
-def _with_password(info: Any, password: str) -> Any:
-    if not isinstance(info, IscsiInfo):
-        raise StorconnError("--password-file applies to iscsi references only", code=ErrorCode.INVALID_PARAMETER)
-    wire = info.to_wire(secrets=True)
-    credentials = wire["params"].get("credentials") or {"type": "chap", "params": {}}
-    credentials["params"]["password"] = password
-    wire["params"]["credentials"] = credentials
-    return parse_info(wire)
 
 
 def _target(info: dict[str, Any] | None) -> str:

@@ -24,7 +24,7 @@ def mixed_case(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """The same text with a random choice of letters upper-cased."""
     return strategy.flatmap(
         lambda text: st.lists(st.booleans(), min_size=len(text), max_size=len(text)).map(
-            lambda flips: "".join(c.upper() if f else c for c, f in zip(text, flips))
+            lambda flips: "".join(c.upper() if f else c for c, f in zip(text, flips, strict=True))
         )
     )
 
@@ -44,9 +44,7 @@ remote_hosts = st.one_of(host_names, ipv4, ipv6.map(lambda a: f"[{a}]"))
 # A host as it may stand alone (iSCSI hostname, gluster backup server).
 bare_hosts = st.one_of(host_names, ipv4, ipv6, ipv6.map(lambda a: f"[{a}]"))
 
-_segment_chars = st.characters(
-    blacklist_categories=("Cs", "Cc"), blacklist_characters="/\x7f"
-)
+_segment_chars = st.characters(exclude_categories=["Cs", "Cc"], exclude_characters="/\x7f")
 segments = st.text(_segment_chars, min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
 
 
@@ -64,7 +62,8 @@ def messy(path: str) -> st.SearchStrategy[str]:
     )
     tails = st.sampled_from(["", "/", "/.", "//"])
     return st.tuples(separators, tails).map(
-        lambda st_: "".join(sep + part for sep, part in zip(st_[0], parts)) + st_[1] or "/"
+        lambda st_: "".join(sep + part for sep, part in zip(st_[0], parts, strict=True)) + st_[1]
+        or "/"
     )
 
 
@@ -72,9 +71,7 @@ _option_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
     lambda name: name not in _FORBIDDEN_OPTIONS
 )
 _option_values = st.text(
-    st.characters(
-        blacklist_categories=("Cs", "Cc"), blacklist_characters=',"\x7f'
-    ),
+    st.characters(exclude_categories=["Cs", "Cc"], exclude_characters=',"\x7f'),
     max_size=8,
 ).map(str.strip)
 _one_option = st.tuples(_option_names, st.none() | _option_values).map(
@@ -83,13 +80,13 @@ _one_option = st.tuples(_option_names, st.none() | _option_values).map(
 options = st.none() | st.lists(_one_option, min_size=1, max_size=4).map(",".join)
 
 _safe_text = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x7f"),
+    st.characters(exclude_categories=["Cs", "Cc"], exclude_characters="\x7f"),
     min_size=1,
     max_size=12,
 ).filter(lambda s: not s.startswith("-"))
 
 passwords = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"),
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00\n\r"),
     min_size=1,
     max_size=16,
 )
@@ -145,7 +142,10 @@ _specs = st.one_of(
 )
 posixfs_infos = st.builds(
     lambda spec, vfs, opts: _info(
-        {"type": "posixfs", "params": _without_none({"spec": spec, "vfsType": vfs, "options": opts})}
+        {
+            "type": "posixfs",
+            "params": _without_none({"spec": spec, "vfsType": vfs, "options": opts}),
+        }
     ),
     _specs,
     st.from_regex(r"[a-z0-9][a-z0-9._+]{0,10}", fullmatch=True),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from connection_strategies import absolute_paths, messy
+from .connection_strategies import absolute_paths, messy
 from hypothesis import given
 from hypothesis import strategies as st
 
