@@ -92,7 +92,10 @@ def release(
         console.print_json(json.dumps(results))
     else:
         for ref_id, code in results.items():
-            console.print(f"released [bold]{ref_id}[/]" if code == 0 else f"[red]{ref_id}: {_code_name(code)} ({code})[/]")
+            if code == 0:
+                console.print(f"released [bold]{ref_id}[/]")
+            else:
+                errors.print(f"[red]{ref_id}: {_code_name(code)} ({code})[/]")
     if any(code != 0 for code in results.values()):
         raise typer.Exit(1)
 
