@@ -16,6 +16,7 @@ Contract (seeds 000 and 003, DESIGN.md section 3):
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -68,8 +69,13 @@ def check_ref_id(ref_id: object) -> str:
     return ref_id
 
 
-def _canonical(info: ConnectionInfo) -> str:
-    return json.dumps(info.to_wire(secrets=True), sort_keys=True, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _stored_and_wire(info: ConnectionInfo) -> tuple[str, dict[str, Any]]:
+    """The canonical stored JSON (secrets included) and the wire form without secrets."""
+    full = info.to_wire(secrets=True)
+    return _ENCODER.encode(full), (info.to_wire() if info.secrets() else full)
 
 
 class Registry:
@@ -96,6 +102,9 @@ class Registry:
                     cached = parsed[row.info_json] = (info, info.to_wire())
                 info, wire = cached
                 self._add_locked(Reference(row.id, row.target, wire, row.info_json), info)
+            # Thousands of long-lived references would otherwise be walked by
+            # every full collection, which then lands inside some acquire.
+            gc.freeze()
             return len(self._refs)
 
     def acquire(self, entries: Mapping[str, object]) -> dict[str, int]:
@@ -111,7 +120,7 @@ class Registry:
                     log.warning("acquire %r refused: %s", ref_id, exc)
                     results[ref_id] = exc.code
                     continue
-                stored = _canonical(info)
+                stored, wire = _stored_and_wire(info)
                 held = self._refs.get(ref_id)
                 if held is not None:
                     results[ref_id] = ErrorCode.OK if held.stored == stored else ErrorCode.REF_ID_IN_USE
@@ -126,7 +135,7 @@ class Registry:
                         results[ref_id] = ErrorCode.CONFLICT
                         continue
                 batch_targets.setdefault(key, info)
-                new.append((Reference(ref_id, key, info.to_wire(), stored), info))
+                new.append((Reference(ref_id, key, wire, stored), info))
             try:
                 self._store.add_refs(StoredRef(ref.id, ref.target, ref.stored) for ref, _ in new)
             except StorconnError as exc:

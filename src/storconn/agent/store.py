@@ -53,8 +53,22 @@ class StoreError(StorconnError):
         super().__init__(message, code=ErrorCode.GENERAL)
 
 
+@dataclass(slots=True)
+class _Write:
+    sql: str
+    rows: list[tuple[str | None, ...]]
+    done: bool = False
+    error: StoreError | None = None
+
+
 class Store:
-    """One SQLite database file. Every public method is one transaction and is thread-safe."""
+    """One SQLite database file. Every public write is durable when it returns; all are thread-safe.
+
+    Group commit: writers that arrive while a commit is in progress queue up,
+    and the next one to get the database commits them all in one transaction,
+    with one fsync. Sixteen mounts starting at once thus pay for one or two
+    fsyncs of their ownership records, not sixteen in a row.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -68,7 +82,9 @@ class Store:
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o600)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the database connection
+        self._queue_lock = threading.Lock()  # the writes waiting for it
+        self._queue: list[_Write] = []
 
     def close(self) -> None:
         with self._lock:
@@ -106,12 +122,39 @@ class Store:
         self._write("DELETE FROM owned WHERE target = ?", [(target,)])
 
     def _write(self, sql: str, rows: list[tuple[str | None, ...]]) -> None:
+        mine = _Write(sql, rows)
+        with self._queue_lock:
+            self._queue.append(mine)
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(sql, rows)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise StoreError(f"the reference store refused the write: {exc}") from exc
+            if not mine.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit_locked(batch)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit_locked(self, batch: list[_Write]) -> None:
+        try:
+            self._transaction_locked(batch)
+        except sqlite3.Error:
+            # One bad write must not fail the others: commit each on its own
+            # so that the error lands on the write that caused it.
+            for write in batch:
+                try:
+                    self._transaction_locked([write])
+                except sqlite3.Error as exc:
+                    write.error = StoreError(f"the reference store refused the write: {exc}")
+                    write.error.__cause__ = exc
+        for write in batch:
+            write.done = True
+
+    def _transaction_locked(self, batch: list[_Write]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                self._db.executemany(write.sql, write.rows)
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise

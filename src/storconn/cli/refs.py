@@ -7,19 +7,23 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
-from storconn.agent.client import DEFAULT_URL, AgentClient
 from storconn.connection import ErrorCode, StorconnError, format_uri, parse_info, parse_uri
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from storconn.agent.client import AgentClient
 
 app = typer.Typer(no_args_is_help=True, help="Connection references on one host's agent.")
 console = Console()
 errors = Console(stderr=True)
+
+DEFAULT_URL = "http://127.0.0.1:54321"
 
 DEFAULT_TOKEN_FILE = Path("/var/lib/storconn/agent/token")
 
@@ -31,6 +35,8 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 
 def _client(agent: str, token_file: Path) -> AgentClient:
+    from storconn.agent.client import AgentClient
+
     try:
         return AgentClient(agent, token_file=token_file)
     except OSError as exc:
@@ -115,6 +121,8 @@ def list_refs(
         if not watch:
             console.print(_table(_call(client.statuses)))
             return
+        from rich.live import Live
+
         with Live(_table(_call(client.statuses)), console=console, refresh_per_second=2) as live:
             try:
                 while True:
@@ -181,6 +189,8 @@ def _target(info: dict[str, Any] | None) -> str:
 
 
 def _table(statuses: dict[str, dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"references on {os.uname().nodename}")
     for column in ("id", "type", "target", "connected", "managed", "path", "last error"):
         table.add_column(column, overflow="fold")
