@@ -94,9 +94,15 @@ def _agent_round(client: AgentClient, mount_root: Path, number: int) -> float:
 
     # Untimed: release all, and wait for the agent to unmount (after its grace period).
     client.release(prefixes=[prefix])
-    wait_until(
-        lambda: not mounts_under(mount_root), timeout=60, what="agent unmounting", interval=0.1
-    )
+    try:
+        wait_until(
+            lambda: not mounts_under(mount_root), timeout=60, what="agent unmounting", interval=0.1
+        )
+    except RuntimeError as exc:
+        # Say what the agent saw: which mounts stayed and what it logged.
+        left = sorted(mounts_under(mount_root))[:3]
+        unmanaged = {i: s["lastError"] for i, s in client.statuses().items() if i.startswith("unmanaged:")}
+        raise RuntimeError(f"{exc}; left {left}; unmanaged {list(unmanaged.items())[:3]}") from exc
     return seconds
 
 

@@ -47,3 +47,65 @@ def ssh_server(tmp_path: Path) -> Iterator["SshServer"]:
     server.start()
     yield server
     server.stop()
+
+
+# -- GlusterFS and NFS servers (tests/peers/gluster.py, tests/peers/ganesha.py) --
+
+if TYPE_CHECKING:
+    from tests.peers.ganesha import NfsServer
+    from tests.peers.gluster import GlusterServer
+
+
+@pytest.fixture(scope="session")
+def gluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlusterServer]:
+    """One glusterd and one started single-brick volume for the whole session (start ~3 s, stop ~1 s)."""
+    from tests.peers.gluster import GlusterServer, available
+
+    if not is_root():
+        pytest.skip("needs root: glusterd and FUSE mounts")
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    server = GlusterServer(tmp_path_factory.mktemp("gluster"))
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gluster_server(gluster_session: GlusterServer) -> GlusterServer:
+    """The session's GlusterFS server, with glusterd and the brick up when the test begins."""
+    gluster_session.ensure_up()
+    return gluster_session
+
+
+def _nfs_server(workdir: Path, port: int | None) -> Iterator[NfsServer]:
+    from tests.peers.ganesha import NfsServer, available
+
+    if not is_root():
+        pytest.skip("needs root: nfs-ganesha")
+    reason = available(port)
+    if reason:
+        pytest.skip(reason)
+    server = NfsServer(workdir, port=port)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nfs_server(tmp_path: Path) -> Iterator[NfsServer]:
+    """nfs-ganesha, NFSv4 only, on 127.0.0.1 and a free port (for libnfs and the agent's ping)."""
+    yield from _nfs_server(tmp_path / "ganesha", None)
+
+
+@pytest.fixture
+def nfs_server_2049(tmp_path: Path) -> Iterator[NfsServer]:
+    """nfs-ganesha on 127.0.0.1:2049, where the agent's NFS references reach it; skips if the port is taken."""
+    from tests.peers.ganesha import NFS_PORT
+
+    yield from _nfs_server(tmp_path / "ganesha", NFS_PORT)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 NO_ERROR: tuple[int, str] = (0, "")
 _PROBE_POLL = 0.05  # seconds between looks at running probes
+_ABSENT_FRESH = 0.5  # seconds a tick's "not mounted" holds for a first attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ class TargetState:
     probe_failures: int = 0
     repair_now: bool = False
     awaiting_probe: bool = False  # repaired: connected only once a probe agrees
+    just_claimed: bool = False  # owned by this tick's claim, not yet mounted
+    seen_absent_at: float = float("-inf")  # when a tick last saw it missing
     probe_due: float = 0.0
     orphaned_since: float | None = None
     last_failed_attempt: float | None = None  # when the last failed attempt began
@@ -99,6 +102,7 @@ class _Tick:
     """Work decided under the lock, started after it is released."""
 
     operations: list[tuple[str, str, Callable[[], bool]]] = field(default_factory=list)
+    claims: list[TargetState] = field(default_factory=list)  # to own before their connects start
 
 
 class Reconciler:
@@ -111,7 +115,7 @@ class Reconciler:
         config: ReconcilerConfig = ReconcilerConfig(),
         clock: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
-        read_mounts: Callable[[], dict[str, MountEntry]] = mountinfo.read,
+        read_mounts: Callable[[str | None], dict[str, MountEntry]] = mountinfo.read,
         rng: random.Random | None = None,
         metrics: AgentMetrics | None = None,
     ) -> None:
@@ -172,13 +176,16 @@ class Reconciler:
             self._wake.clear()
 
     def _until_next_tick(self) -> float:
-        """Sleep until the period ends or a probe is due; poll briskly while probes run.
+        """Sleep until the period ends or a probe is due; poll briskly while probes or operations run.
 
         Probe results are read on ticks, so this is what makes an outage show
         within the probe's own timeout rather than a whole period later.
         """
         with self._lock:
-            if self._prober.running():
+            # Finished operations are picked up by this polling rather than by
+            # a wake-up each: two hundred mounts finishing together then cost
+            # a handful of ticks, not two hundred.
+            if self._prober.running() or self._in_flight:
                 return _PROBE_POLL
             return max(_PROBE_POLL, min(self._config.period, self._next_probe_due - self._clock()))
 
@@ -220,7 +227,7 @@ class Reconciler:
         """One pass of the loop. Never raises: whatever fails is retried on the next tick."""
         try:
             desired = self._registry.desired()
-            mounts = self._read_mounts()
+            mounts = self._read_mounts(None)
             now = self._clock()
             work = _Tick()
             with self._lock:
@@ -233,10 +240,33 @@ class Reconciler:
                 self._repair_unhealthy_locked(desired, now, work)
                 self._start_probes_locked(desired, now)
                 self._in_flight.update(key for key, _, _ in work.operations)
+            self._claim(work)
             for key, verb, operation in work.operations:
                 self._executor.submit(self._run_operation, key, verb, operation)
         except Exception:
             log.exception("reconcile tick failed; the next tick retries")
+
+    def _claim(self, work: _Tick) -> None:
+        """Record ownership of every target this tick will mount, in one commit.
+
+        Durable before any of those mounts starts, as ownership must be, at the
+        price of one fsync per tick instead of one per target.
+        """
+        if not work.claims:
+            return
+        records = [StoredOwnership(s.key, _stored_json(s.info), s.path) for s in work.claims]
+        try:
+            self._store.own_many(records)
+        except StorconnError as exc:
+            log.error("cannot record ownership of %d targets; not mounting them: %s", len(records), exc)
+            refused = {s.key for s in work.claims}
+            work.operations = [op for op in work.operations if op[0] not in refused]
+            with self._lock:
+                self._in_flight -= refused
+            return
+        with self._lock:
+            for state in work.claims:
+                state.owned = state.just_claimed = True
 
     def _observe_locked(
         self, desired: dict[str, ConnectionInfo], mounts: dict[str, MountEntry], now: float
@@ -301,6 +331,9 @@ class Reconciler:
             state = self._states[key]
             if key in self._in_flight or state.present or now < state.retry_at:
                 continue
+            if not state.owned and state.path is not None:
+                work.claims.append(state)
+            state.seen_absent_at = now
             work.operations.append((key, "connect", lambda s=state: self._connect(s)))
 
     def _repair_unhealthy_locked(
@@ -347,14 +380,38 @@ class Reconciler:
             with self._lock:
                 self._in_flight.discard(key)
                 self._changed.notify_all()
-            self._wake.set()
 
     def _connect(self, state: TargetState) -> bool:
+        try:
+            return self._connect_claimed(state)
+        finally:
+            state.just_claimed = False
+
+    def _still_absent(self, state: TargetState) -> bool:
+        """Whether the tick's look at the mount table is recent enough to trust.
+
+        Only for a first attempt started right after the tick: after a failed
+        or timed-out attempt the table is read again, since that mount may have
+        completed after all. Saves a read of the table per target when
+        hundreds are mounted at once.
+        """
+        return state.failures == 0 and self._clock() - state.seen_absent_at < _ABSENT_FRESH
+
+    def _connect_claimed(self, state: TargetState) -> bool:
         started = self._clock()
         connector = self._connectors[state.info.type]
         try:
-            # A mount that timed out earlier may have completed since.
-            if connector.present(state.info, state.path, self._read_mounts()):
+            if self._still_absent(state):
+                present = False
+            else:
+                # A mount that timed out earlier may have completed since.
+                present = connector.present(state.info, state.path, self._read_mounts(state.path))
+            if present:
+                if state.just_claimed:
+                    # Someone else mounted it since the tick looked: theirs.
+                    self._store.disown(state.key)
+                    with self._lock:
+                        state.owned = False
                 if not state.owned:
                     log.info("target %s: already there, using it without taking ownership", state.path)
             else:
@@ -409,7 +466,7 @@ class Reconciler:
         started = self._clock()
         connector = self._connectors[state.info.type]
         try:
-            if connector.present(state.info, state.path, self._read_mounts()):
+            if connector.present(state.info, state.path, self._read_mounts(state.path)):
                 log.info("disconnecting %s target %s", state.info.type, state.path)
                 connector.disconnect(state.info, state.path)
             self._store.disown(state.key)

@@ -34,9 +34,15 @@ from storconn.connection import (
     parse_info,
 )
 
-from .store import Store, StoredRef
+from .store import Store
 
 log = logging.getLogger(__name__)
+
+_OK = int(ErrorCode.OK)
+_IN_USE = int(ErrorCode.REF_ID_IN_USE)
+_UNKNOWN = int(ErrorCode.REF_ID_UNKNOWN)
+_CONFLICT = int(ErrorCode.CONFLICT)
+_INVALID = int(ErrorCode.INVALID_PARAMETER)
 
 MAX_ID_LENGTH = 255
 UNMANAGED_PREFIX = "unmanaged:"
@@ -69,13 +75,13 @@ def check_ref_id(ref_id: object) -> str:
     return ref_id
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-
-
 def _stored_and_wire(info: ConnectionInfo) -> tuple[str, dict[str, Any]]:
-    """The canonical stored JSON (secrets included) and the wire form without secrets."""
-    full = info.to_wire(secrets=True)
-    return _ENCODER.encode(full), (info.to_wire() if info.secrets() else full)
+    """The canonical stored JSON (secrets included) and the wire form without secrets.
+
+    Canonical because ``to_wire`` fills in defaults and orders keys as the
+    model declares them, so equal infos give equal JSON.
+    """
+    return info.stored_json(), info.to_wire()
 
 
 class Registry:
@@ -93,15 +99,17 @@ class Registry:
 
     def load(self) -> int:
         """Read every stored reference; return how many. Infos are parsed once per distinct JSON."""
-        parsed: dict[str, tuple[ConnectionInfo, dict[str, Any]]] = {}
+        parsed: dict[str, tuple[ConnectionInfo, str, dict[str, Any]]] = {}
         with self._lock:
             for row in self._store.load_refs():
                 cached = parsed.get(row.info_json)
                 if cached is None:
                     info = parse_info(json.loads(row.info_json))
-                    cached = parsed[row.info_json] = (info, info.to_wire())
-                info, wire = cached
-                self._add_locked(Reference(row.id, row.target, wire, row.info_json), info)
+                    # Recomputed, not trusted: an older agent may have
+                    # written the same info in another key order.
+                    cached = parsed[row.info_json] = (info, *_stored_and_wire(info))
+                info, stored, wire = cached
+                self._add_locked(Reference(row.id, row.target, wire, stored), info)
             # Thousands of long-lived references would otherwise be walked by
             # every full collection, which then lands inside some acquire.
             gc.freeze()
@@ -109,21 +117,25 @@ class Registry:
 
     def acquire(self, entries: Mapping[str, object]) -> dict[str, int]:
         results: dict[str, int] = {}
+        # Validation is pure: done before taking the lock, so a big batch
+        # does not hold up statuses and other clients while it parses.
+        candidates: list[tuple[str, ConnectionInfo, str, dict[str, Any]]] = []
+        for ref_id, raw in entries.items():
+            try:
+                check_ref_id(ref_id)
+                info = raw if isinstance(raw, BaseModel) else parse_info(raw)
+            except InvalidParameter as exc:
+                log.warning("acquire %r refused: %s", ref_id, exc)
+                results[ref_id] = _INVALID
+                continue
+            candidates.append((ref_id, info, *_stored_and_wire(info)))
         new: list[tuple[Reference, ConnectionInfo]] = []
         with self._lock:
             batch_targets: dict[str, ConnectionInfo] = {}
-            for ref_id, raw in entries.items():
-                try:
-                    check_ref_id(ref_id)
-                    info = raw if isinstance(raw, BaseModel) else parse_info(raw)
-                except InvalidParameter as exc:
-                    log.warning("acquire %r refused: %s", ref_id, exc)
-                    results[ref_id] = exc.code
-                    continue
-                stored, wire = _stored_and_wire(info)
+            for ref_id, info, stored, wire in candidates:
                 held = self._refs.get(ref_id)
                 if held is not None:
-                    results[ref_id] = ErrorCode.OK if held.stored == stored else ErrorCode.REF_ID_IN_USE
+                    results[ref_id] = _OK if held.stored == stored else _IN_USE
                     continue
                 key = info.identity_key
                 target = self._targets.get(key)
@@ -132,22 +144,23 @@ class Registry:
                     differing = current.conflict_with(info)
                     if differing is not None:
                         log.warning("acquire %r refused: %s differs from the held target", ref_id, differing)
-                        results[ref_id] = ErrorCode.CONFLICT
+                        results[ref_id] = _CONFLICT
                         continue
-                batch_targets.setdefault(key, info)
+                else:
+                    batch_targets[key] = info
                 new.append((Reference(ref_id, key, wire, stored), info))
             try:
-                self._store.add_refs(StoredRef(ref.id, ref.target, ref.stored) for ref, _ in new)
+                self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
             except StorconnError as exc:
                 log.error("acquire of %d references not stored: %s", len(new), exc)
-                results.update({ref.id: exc.code for ref, _ in new})
+                results.update({ref.id: int(exc.code) for ref, _ in new})
                 return results
             for ref, info in new:
                 self._add_locked(ref, info)
-                results[ref.id] = ErrorCode.OK
+                results[ref.id] = _OK
         if new:
             self._on_change({ref.target for ref, _ in new})
-        return {ref_id: int(code) for ref_id, code in results.items()}
+        return results
 
     def release(self, ref_ids: Sequence[str] = (), prefixes: Sequence[str] = ()) -> dict[str, int]:
         results: dict[str, int] = {}
@@ -157,10 +170,10 @@ class Registry:
                 if isinstance(ref_id, str) and ref_id in self._refs:
                     doomed.append(ref_id)
                 else:
-                    results[str(ref_id)] = ErrorCode.REF_ID_UNKNOWN
+                    results[str(ref_id)] = _UNKNOWN
             for prefix in prefixes:
                 if not isinstance(prefix, str) or not prefix.endswith(":") or prefix == ":":
-                    results[str(prefix)] = ErrorCode.INVALID_PARAMETER
+                    results[str(prefix)] = _INVALID
                     continue
                 doomed.extend(ref_id for ref_id in self._refs if ref_id.startswith(prefix))
             doomed = list(dict.fromkeys(doomed))
@@ -168,13 +181,13 @@ class Registry:
                 self._store.remove_refs(doomed)
             except StorconnError as exc:
                 log.error("release of %d references not stored: %s", len(doomed), exc)
-                results.update({ref_id: exc.code for ref_id in doomed})
+                results.update({ref_id: int(exc.code) for ref_id in doomed})
                 return results
             changed = {self._remove_locked(ref_id) for ref_id in doomed}
-            results.update({ref_id: ErrorCode.OK for ref_id in doomed})
+            results.update(dict.fromkeys(doomed, _OK))
         if changed:
             self._on_change(changed)
-        return {ref_id: int(code) for ref_id, code in results.items()}
+        return results
 
     def references(self, ref_ids: Iterable[str] | None = None) -> list[Reference]:
         """Snapshot of the references (all, or those of ``ref_ids`` that exist)."""

@@ -25,6 +25,7 @@ from .system.mountinfo import MountEntry
 log = logging.getLogger(__name__)
 
 MAX_WAIT = 300.0
+_WAIT_SETTLE = 0.01  # seconds
 
 # Mounts of these types are storage connections even when no reference owns
 # them; the host's tmpfs, cgroup and overlay mounts are not.
@@ -48,7 +49,10 @@ class Agent:
             self._registry,
             self._store,
             build_connectors(
-                config.mount_root, timeouts=config.timeouts, localfs_user=config.localfs_user
+                config.mount_root,
+                timeouts=config.timeouts,
+                localfs_user=config.localfs_user,
+                log_dir=config.state_dir / "log",
             ),
             config=config.reconciler,
             metrics=self.metrics,
@@ -116,6 +120,8 @@ class Agent:
             if not pending or remaining <= 0:
                 return self.statuses(ref_ids)
             self._reconciler.wait_for_change(min(remaining, 0.25))
+            # Many targets change in a burst: look again after it, not after each.
+            time.sleep(min(_WAIT_SETTLE, max(0.0, deadline - time.monotonic())))
 
     def manage(self, uri: str, connection_id: str) -> int:
         try:

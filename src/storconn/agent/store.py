@@ -23,7 +23,6 @@ CREATE TABLE IF NOT EXISTS refs (
     target TEXT NOT NULL,
     info   TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS refs_target ON refs (target);
 CREATE TABLE IF NOT EXISTS owned (
     target TEXT PRIMARY KEY,
     info   TEXT NOT NULL,
@@ -100,9 +99,9 @@ class Store:
             rows = self._db.execute("SELECT target, info, path FROM owned").fetchall()
         return [StoredOwnership(*row) for row in rows]
 
-    def add_refs(self, refs: Iterable[StoredRef]) -> None:
-        """Insert all of ``refs`` in one transaction, durable when this returns."""
-        rows = [(ref.id, ref.target, ref.info_json) for ref in refs]
+    def add_refs(self, refs: Iterable[tuple[str, str, str]]) -> None:
+        """Insert every (id, target, info_json) in one transaction, durable when this returns."""
+        rows: list[tuple[str | None, ...]] = list(refs)
         if rows:
             self._write("INSERT INTO refs (id, target, info) VALUES (?, ?, ?)", rows)
 
@@ -113,9 +112,12 @@ class Store:
 
     def own(self, ownership: StoredOwnership) -> None:
         """Record, durably, that the agent is about to create this target."""
+        self.own_many([ownership])
+
+    def own_many(self, records: Iterable[StoredOwnership]) -> None:
         self._write(
             "INSERT OR REPLACE INTO owned (target, info, path) VALUES (?, ?, ?)",
-            [(ownership.target, ownership.info_json, ownership.path)],
+            [(r.target, r.info_json, r.path) for r in records],
         )
 
     def disown(self, target: str) -> None:

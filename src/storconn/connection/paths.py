@@ -13,6 +13,10 @@ def normalize_path(path: str) -> str:
     or one with a ``..`` component: resolving ``..`` needs the file system
     (symlinks), and letting it through would let a path escape its parent.
     """
+    if len(path) > 1 and path[0] == "/" and path[-1] != "/" and "//" not in path and "/." not in path:
+        # Already normal (no empty, "." or ".." part): the common case, and
+        # identities are computed on every acquire.
+        return path
     if not path:
         raise ValueError("path is empty")
     parts = [part for part in path.split("/") if part not in ("", ".")]

@@ -31,7 +31,9 @@ class FakeKernel:
         self._next_id += 1
         self.mounts[path] = MountEntry(self._next_id, path, fstype, source, "rw")
 
-    def read(self) -> dict[str, MountEntry]:
+    def read(self, only: str | None = None) -> dict[str, MountEntry]:
+        if only is not None:
+            return {only: self.mounts[only]} if only in self.mounts else {}
         return dict(self.mounts)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from storconn.agent.store import Store, StoredOwnership, StoredRef, StoreError
+from storconn.agent.store import Store, StoredOwnership, StoreError
 
 
 def test_concurrent_writes_are_all_durable(tmp_path: Path) -> None:
@@ -25,10 +25,10 @@ def test_concurrent_writes_are_all_durable(tmp_path: Path) -> None:
 
 def test_a_failing_write_fails_alone(tmp_path: Path) -> None:
     store = Store(tmp_path / "refs.sqlite")
-    store.add_refs([StoredRef("a", "t", "{}")])
+    store.add_refs([("a", "t", "{}")])
     with pytest.raises(StoreError):
-        store.add_refs([StoredRef("a", "t", "{}")])  # the primary key is taken
-    store.add_refs([StoredRef("b", "t", "{}")])
+        store.add_refs([("a", "t", "{}")])  # the primary key is taken
+    store.add_refs([("b", "t", "{}")])
     assert sorted(r.id for r in store.load_refs()) == ["a", "b"]
 
 

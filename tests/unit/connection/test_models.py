@@ -355,6 +355,11 @@ def test_wire_form_with_secrets_reads_back_equal(info: ConnectionInfo) -> None:
     assert parse_info(info.to_wire(secrets=True)) == info
 
 
+@given(infos)
+def test_stored_json_is_the_wire_form_with_secrets(info: ConnectionInfo) -> None:
+    assert json.loads(info.stored_json()) == info.to_wire(secrets=True)
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3)

@@ -121,7 +121,7 @@ class NfsConnector(MountConnector):
         # Asking the server first separates "server down" from "this host
         # cannot mount NFS", which mount(8) reports alike.
         server = info.identity[1]
-        answer = nfs_ping.ping(server, timeout=self._timeouts.ping)
+        answer = nfs_ping.ping(server, port=_nfs_port(info), timeout=self._timeouts.ping)
         if not answer.reachable:
             raise StorconnError(f"NFS server not reachable: {answer.detail}", code=ErrorCode.CONNECTION)
         super().connect(info, path)
@@ -141,12 +141,62 @@ class NfsConnector(MountConnector):
 
 
 class GlusterfsConnector(MountConnector):
+    """GlusterFS through its FUSE client, with a log of its own per target.
+
+    mount.glusterfs reports every failure as "Mount failed. Check the log
+    file for more details"; the reason (brick not running, volume not
+    started) is only in the client's log, so the agent names that log and
+    quotes its last error line.
+    """
+
+    def __init__(self, mount_root: Path, timeouts: Timeouts, *, log_dir: Path) -> None:
+        super().__init__(mount_root, timeouts)
+        self._log_dir = log_dir
+
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         assert isinstance(info, GlusterfsInfo)
         options = split_options(info.params.options)
         if info.params.backup_servers:
             options.append("backup-volfile-servers=" + ":".join(info.params.backup_servers))
+        options = with_defaults(options, {"log-file": str(self._log_path(info))})
         return info.params.spec, "glusterfs", options
+
+    def connect(self, info: ConnectionInfo, path: str | None) -> None:
+        self._log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            super().connect(info, path)
+        except StorconnError as exc:
+            reason = _last_error_line(self._log_path(info))
+            if reason is None:
+                raise
+            raise StorconnError(f"{exc.message}; the client log says: {reason}", code=exc.code) from exc
+
+    def _log_path(self, info: ConnectionInfo) -> Path:
+        return self._log_dir / f"glusterfs-{os.path.basename(self.path(info))}.log"
+
+
+def _last_error_line(log: Path) -> str | None:
+    """The message of the log's last error line (``... E [file:line:function] name: message``)."""
+    try:
+        with log.open("rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - 16384))
+            lines = file.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if "] E [" in line:
+            return line.split("] ", 2)[-1].strip()[:300]
+    return None
+
+
+def _nfs_port(info: NfsInfo) -> int:
+    """The server port: the ``port=`` mount option when the user gave one, else 2049."""
+    for option in split_options(info.params.options):
+        name, _, value = option.partition("=")
+        if name.strip().lower() == "port" and value.strip().isdigit() and int(value) > 0:
+            return int(value)
+    return nfs_ping.NFS_PORT
 
 
 def _remove_empty_dir(path: str) -> None:

@@ -58,6 +58,20 @@ def parse(text: str) -> list[MountEntry]:
     return entries
 
 
-def read(path: Path = MOUNTINFO) -> dict[str, MountEntry]:
-    """Mount point → the topmost entry mounted there."""
-    return {entry.mountpoint: entry for entry in parse(path.read_text())}
+def _escape(path: str) -> str:
+    return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+
+
+def read(only: str | None = None, *, path: Path = MOUNTINFO) -> dict[str, MountEntry]:
+    """Mount point → the topmost entry mounted there; with ``only``, just that mount point.
+
+    ``only`` skips parsing the table unless the mount point is in it: the
+    check every mount operation makes costs a substring search, not a parse
+    of hundreds of lines.
+    """
+    text = path.read_text()
+    if only is None:
+        return {entry.mountpoint: entry for entry in parse(text)}
+    if f" {_escape(only)} " not in text:
+        return {}
+    return {e.mountpoint: e for e in parse(text) if e.mountpoint == only}
