@@ -68,11 +68,12 @@ def build_connectors(
     *,
     timeouts: Timeouts = Timeouts(),
     localfs_user: tuple[int, int] | None = None,
+    log_dir: Path | None = None,
 ) -> dict[str, Connector]:
     return {
         "posixfs": PosixfsConnector(mount_root, timeouts),
         "nfs": NfsConnector(mount_root, timeouts),
-        "glusterfs": GlusterfsConnector(mount_root, timeouts),
+        "glusterfs": GlusterfsConnector(mount_root, timeouts, log_dir=log_dir or mount_root.parent / "log"),
         "localfs": LocalfsConnector(mount_root, user=localfs_user),
         "iscsi": Unavailable("iscsi"),
         "fcp": FcpConnector(),
