@@ -144,3 +144,4 @@ def test_healthz_and_metrics(seeded: AgentProcess) -> None:
     assert httpx.get(f"{seeded.url}/healthz").json() == {"status": "ok", "references": 1}
     metrics = httpx.get(f"{seeded.url}/metrics").text
     assert "storconn_references 1.0" in metrics
+    assert 'storconn_targets{state="disconnected"} 1.0' in metrics  # /srv/storconn-test-data does not exist

@@ -203,6 +203,8 @@ def create_app(agent: Agent, *, token: str) -> Starlette:
 
     async def metrics(request: Request) -> Response:
         agent.metrics.references.set(agent.reference_count())
+        for state, count in agent.target_counts().items():
+            agent.metrics.targets.labels(state).set(count)
         return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def jsonrpc(request: Request) -> Response:

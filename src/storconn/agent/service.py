@@ -137,6 +137,15 @@ class Agent:
     def reference_count(self) -> int:
         return len(self._registry.references())
 
+    def target_counts(self) -> dict[str, int]:
+        """Referenced targets by state: connected, or failing with some error."""
+        views = self._reconciler.views()
+        counts = {"connected": 0, "disconnected": 0}
+        for key in self._registry.desired():
+            view = views.get(key)
+            counts["connected" if view is not None and view.connected else "disconnected"] += 1
+        return counts
+
     # -- unmanaged connections ---------------------------------------------
 
     def _unmanaged(self) -> dict[str, Status]:
