@@ -7,7 +7,10 @@ import pytest
 
 from storconn.agent import Agent, AgentConfig, ReconcilerConfig
 
-FAST = ReconcilerConfig(period=0.1, grace=0.3, probe_interval=0.3, probe_timeout=1.0, backoff_base=0.1, backoff_cap=0.5)
+FAST = ReconcilerConfig(
+    period=0.1, grace=0.3, probe_interval=0.3, probe_timeout=1.0, backoff_base=0.1, backoff_cap=0.5,
+    unsupported_retry=0.5,
+)
 
 
 @pytest.fixture

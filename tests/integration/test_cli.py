@@ -58,3 +58,7 @@ def test_chap_password_comes_from_a_file_and_is_never_shown(agent_process: Agent
     assert "s3cret" not in listing and "s3cret" not in done.stdout
     assert json.loads(listing)["lun"]["connectionInfo"]["params"]["credentials"]["params"]["username"] == "alice"
     assert "s3cret" not in agent_process.log.read_text()
+    # Let the one connect attempt finish before the agent stops, so that
+    # iscsiadm leaves no node record behind.
+    _storconn(agent_process, "refs", "wait", "lun", "--timeout", "30")
+    _storconn(agent_process, "refs", "release", "lun")

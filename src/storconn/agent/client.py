@@ -110,6 +110,13 @@ class AgentClient:
         result: dict[str, dict[str, Any]] = self.call("StorageConnection.list", {})
         return result
 
+    def discover(self, hostname: str, port: int = 3260, *, iface: str = "default") -> list[dict[str, Any]]:
+        """The targets an iSCSI portal offers, each shaped as an iscsi info's ``params.target``."""
+        result: list[dict[str, Any]] = self.call(
+            "Iscsi.discover", {"hostname": hostname, "port": port, "iface": iface}
+        )
+        return result
+
     def healthz(self) -> dict[str, Any]:
         try:
             response = self._http.get("/healthz")

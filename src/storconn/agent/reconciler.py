@@ -59,6 +59,7 @@ class ReconcilerConfig:
     # deadline. Three in a row (6 s with the defaults) is an outage.
     probe_failures_to_repair: int = 3
     probe_retry_interval: float = 0.5  # between probes of a target that failed one
+    unsupported_retry: float = 30.0  # between attempts this host cannot do (494)
     pool_size: int = 16
 
 
@@ -208,9 +209,15 @@ class Reconciler:
     def path_of(self, info: ConnectionInfo) -> str | None:
         return self._connectors[info.type].path(info)
 
-    def owned_paths(self) -> set[str]:
+    def iscsi_sessions_in_use(self) -> set[int]:
+        """Session ids of the iSCSI targets that references hold (read from sysfs, never blocks)."""
         with self._lock:
-            return {s.path for s in self._states.values() if s.path is not None}
+            wanted = [s.info for s in self._states.values() if s.info.type == "iscsi"]
+        connector = self._connectors.get("iscsi")
+        sessions_of = getattr(connector, "sessions", None)
+        if sessions_of is None:
+            return set()
+        return {session.sid for info in wanted for session in sessions_of(info)}
 
     @staticmethod
     def _view_locked(state: TargetState) -> TargetView:
@@ -331,7 +338,7 @@ class Reconciler:
             state = self._states[key]
             if key in self._in_flight or state.present or now < state.retry_at:
                 continue
-            if not state.owned and state.path is not None:
+            if not state.owned:
                 work.claims.append(state)
             state.seen_absent_at = now
             work.operations.append((key, "connect", lambda s=state: self._connect(s)))
@@ -415,7 +422,7 @@ class Reconciler:
                 if not state.owned:
                     log.info("target %s: already there, using it without taking ownership", state.path)
             else:
-                if not state.owned and state.path is not None:
+                if not state.owned:
                     self._store.own(StoredOwnership(state.key, _stored_json(state.info), state.path))
                     with self._lock:
                         state.owned = True
@@ -517,6 +524,10 @@ class Reconciler:
         with self._lock:
             state.failures += 1
             delay = self._backoff(state.failures)
+            if exc.code == ErrorCode.UNSUPPORTED:
+                # This host cannot do it (no kernel module): retrying every
+                # 2 s only burns CPU until an administrator loads the module.
+                delay = max(delay, self._config.unsupported_retry)
             state.retry_at = self._clock() + delay
             state.connected = False
             state.last_failed_attempt = started

@@ -69,6 +69,12 @@ class UnmanageParams(_Params):
     connectionID: str
 
 
+class DiscoverParams(_Params):
+    hostname: str = Field(min_length=1)
+    port: int = Field(default=3260, ge=1, le=65535)
+    iface: str = "default"
+
+
 class _Method:
     def __init__(self, params: type[_Params], call: Callable[[Any], Any]) -> None:
         self.params = params
@@ -85,6 +91,7 @@ def _methods(agent: Agent) -> dict[str, _Method]:
         "StorageConnection.manage": _Method(ManageParams, lambda p: agent.manage(p.uri, p.connectionID)),
         "StorageConnection.unmanage": _Method(UnmanageParams, lambda p: agent.unmanage(p.connectionID)),
         "StorageConnection.list": _Method(StatusesParams, lambda p: agent.statuses(None)),
+        "Iscsi.discover": _Method(DiscoverParams, lambda p: agent.discover(p.hostname, p.port, p.iface)),
     }
 
 

@@ -19,7 +19,7 @@ from .metrics import AgentMetrics
 from .reconciler import Reconciler
 from .refs import UNMANAGED_PREFIX, Registry
 from .store import Store
-from .system import mountinfo
+from .system import iscsi_sysfs, iscsiadm, mountinfo
 from .system.mountinfo import MountEntry
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,11 @@ class Agent:
     def unmanage(self, connection_id: str) -> int:
         return self._registry.release([connection_id])[connection_id]
 
+    def discover(self, hostname: str, port: int, iface: str) -> list[dict[str, Any]]:
+        """The targets an iSCSI portal offers (SendTargets), as ``params.target`` shapes."""
+        found = iscsiadm.discover(hostname, port, iface=iface, timeout=self.config.timeouts.mount)
+        return [target.to_wire() for target in found]
+
     def reference_count(self) -> int:
         return len(self._registry.references())
 
@@ -159,6 +164,10 @@ class Agent:
                 continue
             if entry.fstype in NETWORK_FSTYPES or entry.mountpoint.startswith(root):
                 found[f"{UNMANAGED_PREFIX}{entry.mount_id}"] = _unmanaged_status(entry)
+        owned_sessions = self._reconciler.iscsi_sessions_in_use()
+        for session in iscsi_sysfs.sessions():
+            if session.sid not in owned_sessions:
+                found[f"{UNMANAGED_PREFIX}iscsi-session{session.sid}"] = _unmanaged_session(session)
         return found
 
 
@@ -175,6 +184,22 @@ def _unmanaged_status(entry: MountEntry) -> Status:
         "lastError": (0, ""),
         "connectionInfo": info,
         "path": entry.mountpoint,
+    }
+
+
+def _unmanaged_session(session: iscsi_sysfs.Session) -> Status:
+    target: dict[str, Any] = {
+        "portal": {"hostname": session.address or "", "port": session.port or 3260},
+        "iqn": session.iqn,
+    }
+    if session.tpgt is not None:
+        target["tpgt"] = session.tpgt
+    return {
+        "connected": session.logged_in,
+        "managed": False,
+        "lastError": (0, "") if session.logged_in else (int(ErrorCode.CONNECTION_LOST), f"session is {session.state}"),
+        "connectionInfo": {"type": "iscsi", "params": {"target": target, "iface": session.iface}},
+        "path": None,
     }
 
 

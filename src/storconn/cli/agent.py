@@ -37,6 +37,7 @@ def serve(
     backoff_base: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_BACKOFF_BASE", help="s. [default: 0.25]")] = None,
     backoff_cap: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_BACKOFF_CAP", help="s. [default: 2]")] = None,
     pool_size: Annotated[int | None, typer.Option(envvar="STORCONN_AGENT_POOL_SIZE", help="Operations in parallel. [default: 16]")] = None,
+    unsupported_retry: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_UNSUPPORTED_RETRY", help="Retry of what this host cannot do (494), s. [default: 30]")] = None,
     log_format: Annotated[str, typer.Option(envvar="STORCONN_LOG_FORMAT", help="text or json")] = "text",
     log_level: Annotated[str, typer.Option(envvar="STORCONN_LOG_LEVEL")] = "info",
 ) -> None:
@@ -57,7 +58,7 @@ def serve(
     tuned = {
         "period": period, "grace": grace, "probe_interval": probe_interval,
         "probe_timeout": probe_timeout, "backoff_base": backoff_base,
-        "backoff_cap": backoff_cap, "pool_size": pool_size,
+        "backoff_cap": backoff_cap, "pool_size": pool_size, "unsupported_retry": unsupported_retry,
     }
     try:
         reconciler = tuning(base.reconciler, {k: pick(v, k, None) for k, v in tuned.items()})

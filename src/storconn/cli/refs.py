@@ -172,6 +172,49 @@ def wait(
         raise typer.Exit(1)
 
 
+@app.command()
+def discover(
+    portal: Annotated[str, typer.Argument(help="HOST[:PORT] of an iSCSI portal ([v6addr]:port for IPv6).")],
+    iface: Annotated[str, typer.Option(help="The iSCSI interface to discover through.")] = "default",
+    agent: AgentUrl = DEFAULT_URL,
+    token_file: TokenFile = DEFAULT_TOKEN_FILE,
+    as_json: AsJson = False,
+) -> None:
+    """List the targets an iSCSI portal offers (SendTargets discovery, run by the agent)."""
+    host, port = _split_portal(portal)
+    with _client(agent, token_file) as client:
+        targets = _call(lambda: client.discover(host, port, iface=iface))
+    if as_json:
+        console.print_json(json.dumps(targets))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"targets at {portal}")
+    for column in ("iqn", "portal", "tpgt", "uri"):
+        table.add_column(column, overflow="fold")
+    for target in targets:
+        address = target["portal"]["hostname"]
+        shown = f"[{address}]" if ":" in address else address
+        tpgt = target.get("tpgt")
+        uri = f"iscsi://{shown}:{target['portal']['port']}/{target['iqn']}" + (f";portal={tpgt}" if tpgt is not None else "")
+        table.add_row(target["iqn"], f"{shown}:{target['portal']['port']}", "" if tpgt is None else str(tpgt), uri)
+    console.print(table)
+
+
+def _split_portal(portal: str) -> tuple[str, int]:
+    host, port = portal, 3260
+    if portal.startswith("["):
+        host, _, rest = portal[1:].partition("]")
+        if rest.startswith(":") and rest[1:].isdigit():
+            port = int(rest[1:])
+    elif portal.count(":") == 1:
+        host, _, text = portal.partition(":")
+        if not text.isdigit():
+            raise _fail(f"{portal!r}: the port must be a number", 2)
+        port = int(text)
+    return host, port
+
+
 def _call(fn: Any) -> Any:
     try:
         return fn()

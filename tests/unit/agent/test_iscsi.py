@@ -1,4 +1,4 @@
-"""iSCSI without a kernel initiator: sysfs parsing on fake trees, iscsiadm's exit codes, the connector's decisions."""
+"""iSCSI without a kernel: sysfs read from fake trees, iscsiadm's exit codes, the connector's choices."""
 
 from __future__ import annotations
 
@@ -51,17 +51,26 @@ class FakeSysfs:
     ) -> Session:
         base = self.root / "class" / "iscsi_session" / f"session{sid}"
         base.mkdir(parents=True)
-        for name, value in (("targetname", iqn), ("tpgt", tpgt), ("state", state), ("ifacename", iface)):
+        for name, value in (
+            ("targetname", iqn),
+            ("tpgt", tpgt),
+            ("state", state),
+            ("ifacename", iface),
+        ):
             (base / name).write_text(f"{value}\n")
         if class_connection:
             conn = self.root / "class" / "iscsi_connection" / f"connection{sid}:0"
         else:
-            conn = base / "device" / f"connection{sid}:0" / "iscsi_connection" / f"connection{sid}:0"
+            conn = (
+                base / "device" / f"connection{sid}:0" / "iscsi_connection" / f"connection{sid}:0"
+            )
         conn.mkdir(parents=True)
         (conn / "persistent_address").write_text(f"{address}\n")
         (conn / "persistent_port").write_text(f"{port}\n")
         for lun, disk in enumerate(disks, start=1):
-            (base / "device" / f"target{sid}:0:0" / f"{sid}:0:0:{lun}" / "block" / disk).mkdir(parents=True)
+            (base / "device" / f"target{sid}:0:0" / f"{sid}:0:0:{lun}" / "block" / disk).mkdir(
+                parents=True
+            )
             self.block(disk)
         (self.root / "module" / "iscsi_tcp").mkdir(parents=True, exist_ok=True)
         return next(s for s in iscsi_sysfs.sessions(self.root) if s.sid == sid)
@@ -103,8 +112,16 @@ def test_no_sessions_where_the_kernel_has_no_initiator(tmp_path: Path) -> None:
 def test_a_session_is_read_with_its_portal_iface_tpgt_state_and_disks(sysfs: FakeSysfs) -> None:
     sysfs.session(3, address="10.0.0.5", port=3261, tpgt=2, iface="eth1", disks=("sdc", "sdb"))
     assert iscsi_sysfs.sessions(sysfs.root) == [
-        Session(sid=3, iqn=IQN, address="10.0.0.5", port=3261, tpgt=2, iface="eth1",
-                state="LOGGED_IN", disks=("sdb", "sdc"))
+        Session(
+            sid=3,
+            iqn=IQN,
+            address="10.0.0.5",
+            port=3261,
+            tpgt=2,
+            iface="eth1",
+            state="LOGGED_IN",
+            disks=("sdb", "sdc"),
+        )
     ]
     assert iscsi_sysfs.kernel_has_initiator(sysfs.root)
 
@@ -147,7 +164,9 @@ def test_a_partition_mounted_through_an_alias_is_busy(sysfs: FakeSysfs) -> None:
     partition = sysfs.block("sdb1", parent="sdb")
     dev = (partition / "dev").read_text().strip()
     sysfs.mount(dev, "/dev/disk/by-id/wwn-0x1-part1", "/srv/data")
-    assert iscsi_sysfs.users(session, sysfs.root, proc=sysfs.proc) == ["sdb1 is mounted on /srv/data"]
+    assert iscsi_sysfs.users(session, sysfs.root, proc=sysfs.proc) == [
+        "sdb1 is mounted on /srv/data"
+    ]
 
 
 def test_a_disk_mounted_by_name_is_busy(sysfs: FakeSysfs) -> None:
@@ -165,8 +184,12 @@ def test_a_disk_used_as_swap_is_busy(sysfs: FakeSysfs) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b", "same"),
-    [("::1", "0:0::1", True), ("[fd00::1]", "fd00::1", True), ("10.0.0.1", "10.0.0.2", False),
-     ("Storage.Example", "storage.example", True)],
+    [
+        ("::1", "0:0::1", True),
+        ("[fd00::1]", "fd00::1", True),
+        ("10.0.0.1", "10.0.0.2", False),
+        ("Storage.Example", "storage.example", True),
+    ],
 )
 def test_addresses_compare_as_addresses(a: str, b: str, same: bool) -> None:
     assert iscsi_sysfs.same_address(a, b) is same
@@ -182,8 +205,14 @@ class FakeRun:
     answers: dict[str, CommandResult | Exception] = field(default_factory=dict)
     calls: list[tuple[list[str], list[str], dict[str, str] | None]] = field(default_factory=list)
 
-    def __call__(self, argv: list[str], *, timeout: float, secrets: Any = (),
-                 env: dict[str, str] | None = None) -> CommandResult:
+    def __call__(
+        self,
+        argv: list[str],
+        *,
+        timeout: float,
+        secrets: Any = (),
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
         self.calls.append((list(argv), list(secrets), env))
         answer = self.answers.get(argv[0], _result(argv, 0))
         if isinstance(answer, Exception):
@@ -209,20 +238,36 @@ def fake_run(monkeypatch: pytest.MonkeyPatch) -> FakeRun:
 NODE = Node(IQN, "127.0.0.1", 3260, tpgt=1, iface="default")
 
 # What iscsiadm printed here (Debian 12, no iscsi_tcp), noise included.
-NOISE = ("System has not been booted with systemd as init system (PID 1). Can't operate.\n"
-         "Failed to connect to bus: Host is down\n"
-         "iscsiadm: can not connect to iSCSI daemon (111)!\n")
-LOGIN_20 = NOISE + ("iscsiadm: Could not login to [iface: default, target: iqn.2026-01.test:lun1, "
-                    "portal: 127.0.0.1,3260].\niscsiadm: initiator reported error (20 - could not "
-                    "connect to iscsid)\niscsiadm: Could not log into all portals\n")
-DISCOVERY_21 = NOISE + ("iscsiadm: Could not scan /sys/class/iscsi_transport.\nlibkmod: ERROR "
-                        "could not find module by name='iscsi_tcp'\niscsiadm: Could not insert module "
-                        "tcp. Kmod error -2\niscsiadm: Could not load transport tcp.Dropping interface "
-                        "default.\n")
+NOISE = (
+    "System has not been booted with systemd as init system (PID 1). Can't operate.\n"
+    "Failed to connect to bus: Host is down\n"
+    "iscsiadm: can not connect to iSCSI daemon (111)!\n"
+)
+LOGIN_20 = NOISE + (
+    "iscsiadm: Could not login to [iface: default, target: iqn.2026-01.test:lun1, "
+    "portal: 127.0.0.1,3260].\niscsiadm: initiator reported error (20 - could not "
+    "connect to iscsid)\niscsiadm: Could not log into all portals\n"
+)
+DISCOVERY_21 = NOISE + (
+    "iscsiadm: Could not scan /sys/class/iscsi_transport.\nlibkmod: ERROR "
+    "could not find module by name='iscsi_tcp'\niscsiadm: Could not insert module "
+    "tcp. Kmod error -2\niscsiadm: Could not load transport tcp.Dropping interface "
+    "default.\n"
+)
 
 
 def test_node_argv_carries_target_portal_tpgt_and_iface() -> None:
-    assert NODE.argv() == ["iscsiadm", "-m", "node", "-T", IQN, "-p", "127.0.0.1:3260,1", "-I", "default"]
+    assert NODE.argv() == [
+        "iscsiadm",
+        "-m",
+        "node",
+        "-T",
+        IQN,
+        "-p",
+        "127.0.0.1:3260,1",
+        "-I",
+        "default",
+    ]
     assert Node(IQN, "fd00::1", 3261).portal == "[fd00::1]:3261"
 
 
@@ -234,7 +279,14 @@ def test_new_node_update_login_and_logout_argv(fake_run: FakeRun) -> None:
     iscsiadm.logout_session(7, timeout=1)
     argvs = [call[0] for call in fake_run.calls]
     assert argvs[0] == NODE.argv() + ["-o", "new"]
-    assert argvs[1] == NODE.argv() + ["-o", "update", "-n", "node.session.auth.password", "-v", PASSWORD]
+    assert argvs[1] == NODE.argv() + [
+        "-o",
+        "update",
+        "-n",
+        "node.session.auth.password",
+        "-v",
+        PASSWORD,
+    ]
     assert fake_run.calls[1][1] == [PASSWORD]  # so run() masks it wherever it shows the argv
     assert argvs[2] == NODE.argv() + ["-l"]
     assert argvs[3] == NODE.argv() + ["-u"]
@@ -249,18 +301,30 @@ def test_a_setting_that_is_not_secret_is_not_masked(fake_run: FakeRun) -> None:
 @pytest.mark.parametrize(
     ("returncode", "stderr", "code"),
     [
-        (24, "iscsiadm: initiator reported error (24 - iSCSI login failed due to authorization failure)",
-         ErrorCode.ISCSI_LOGIN_AUTH),
+        (
+            24,
+            "iscsiadm: initiator reported error (24 - iSCSI login failed due to authorization failure)",
+            ErrorCode.ISCSI_LOGIN_AUTH,
+        ),
         (12, "iscsiadm: iSCSI driver tcp is not loaded.", ErrorCode.UNSUPPORTED),
         (20, LOGIN_20, ErrorCode.UNSUPPORTED),
-        (19, "iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)",
-         ErrorCode.ISCSI_LOGIN),
-        (5, "iscsiadm: initiator reported error (5 - encountered iSCSI login failure)", ErrorCode.ISCSI_LOGIN),
+        (
+            19,
+            "iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)",
+            ErrorCode.ISCSI_LOGIN,
+        ),
+        (
+            5,
+            "iscsiadm: initiator reported error (5 - encountered iSCSI login failure)",
+            ErrorCode.ISCSI_LOGIN,
+        ),
         (8, "iscsiadm: initiator reported error (8 - connection timed out)", ErrorCode.ISCSI_LOGIN),
         (21, "iscsiadm: Could not read iface info for eth9.", ErrorCode.ISCSI_IFACE),
     ],
 )
-def test_login_failures_get_their_codes(fake_run: FakeRun, returncode: int, stderr: str, code: ErrorCode) -> None:
+def test_login_failures_get_their_codes(
+    fake_run: FakeRun, returncode: int, stderr: str, code: ErrorCode
+) -> None:
     fake_run.answer("iscsiadm", returncode, stderr)
     with pytest.raises(StorconnError) as caught:
         iscsiadm.login(NODE, timeout=1)
@@ -277,7 +341,9 @@ def test_a_login_without_initiator_says_what_the_host_lacks(fake_run: FakeRun) -
 
 
 def test_an_existing_session_is_a_successful_login(fake_run: FakeRun) -> None:
-    fake_run.answer("iscsiadm", 15, "iscsiadm: default: 1 session requested, but 1 already present.")
+    fake_run.answer(
+        "iscsiadm", 15, "iscsiadm: default: 1 session requested, but 1 already present."
+    )
     iscsiadm.login(NODE, timeout=1)
 
 
@@ -298,14 +364,20 @@ def test_a_failed_logout_is_474(fake_run: FakeRun) -> None:
 @pytest.mark.parametrize(
     ("returncode", "stderr", "code"),
     [
-        (4, "iscsiadm: cannot make connection to 127.0.0.1: Connection refused", ErrorCode.ISCSI_DISCOVERY),
+        (
+            4,
+            "iscsiadm: cannot make connection to 127.0.0.1: Connection refused",
+            ErrorCode.ISCSI_DISCOVERY,
+        ),
         (12, "iscsiadm: iSCSI driver tcp is not loaded.", ErrorCode.UNSUPPORTED),
         (20, "iscsiadm: can not connect to iSCSI daemon (111)!", ErrorCode.UNSUPPORTED),
         (21, DISCOVERY_21, ErrorCode.UNSUPPORTED),
         (21, NOISE + "iscsiadm: Could not read iface info for eth9.", ErrorCode.ISCSI_IFACE),
     ],
 )
-def test_discovery_failures_get_their_codes(fake_run: FakeRun, returncode: int, stderr: str, code: ErrorCode) -> None:
+def test_discovery_failures_get_their_codes(
+    fake_run: FakeRun, returncode: int, stderr: str, code: ErrorCode
+) -> None:
     fake_run.answer("iscsiadm", returncode, stderr)
     with pytest.raises(StorconnError) as caught:
         iscsiadm.discover("127.0.0.1", 3260, timeout=1, fallback=False)
@@ -316,21 +388,38 @@ def test_discovery_asks_iscsiadm_without_touching_node_records(fake_run: FakeRun
     fake_run.answer("iscsiadm", 0, stdout="127.0.0.1:3260,1 iqn.2026-01.test:lun1\n")
     found = iscsiadm.discover("127.0.0.1", 3260, iface="eth1", timeout=1)
     assert found == [DiscoveredTarget(IQN, "127.0.0.1", 3260, 1)]
-    assert fake_run.calls[0][0] == ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p",
-                                    "127.0.0.1:3260", "-I", "eth1", "-o", "nonpersistent"]
+    assert fake_run.calls[0][0] == [
+        "iscsiadm",
+        "-m",
+        "discovery",
+        "-t",
+        "sendtargets",
+        "-p",
+        "127.0.0.1:3260",
+        "-I",
+        "eth1",
+        "-o",
+        "nonpersistent",
+    ]
 
 
 def test_discovery_falls_back_to_libiscsi_where_iscsiadm_cannot(fake_run: FakeRun) -> None:
     fake_run.answer("iscsiadm", 21, DISCOVERY_21)
     fake_run.answer("iscsi-ls", 0, stdout="Target:iqn.2026-01.test:lun1 Portal:127.0.0.1:3260,1\n")
-    assert iscsiadm.discover("127.0.0.1", timeout=1) == [DiscoveredTarget(IQN, "127.0.0.1", 3260, 1)]
+    assert iscsiadm.discover("127.0.0.1", timeout=1) == [
+        DiscoveredTarget(IQN, "127.0.0.1", 3260, 1)
+    ]
     assert fake_run.calls[1][0] == ["iscsi-ls", "iscsi://127.0.0.1:3260/"]
 
 
 def test_the_fallback_reports_the_portal_when_it_does_not_answer(fake_run: FakeRun) -> None:
     fake_run.answer("iscsiadm", 12, "iscsiadm: iSCSI driver tcp is not loaded.")
-    fake_run.answer("iscsi-ls", 10, "discoveryconnect_cb: connection failed : iscsi_service: "
-                                    "socket error Connection refused(111).")
+    fake_run.answer(
+        "iscsi-ls",
+        10,
+        "discoveryconnect_cb: connection failed : iscsi_service: "
+        "socket error Connection refused(111).",
+    )
     with pytest.raises(StorconnError) as caught:
         iscsiadm.discover("127.0.0.1", timeout=1)
     assert caught.value.code == ErrorCode.ISCSI_DISCOVERY
@@ -376,14 +465,19 @@ def test_deleting_a_missing_node_record_is_success(fake_run: FakeRun) -> None:
 def test_discovery_output_of_both_tools_is_parsed() -> None:
     assert iscsiadm.parse_iscsiadm_discovery(
         "127.0.0.1:3260,1 iqn.a\n[fd00::1]:3261,2 iqn.b\n10.0.0.1:3260,-1 iqn.c\ngarbage\n"
-    ) == [DiscoveredTarget("iqn.a", "127.0.0.1", 3260, 1), DiscoveredTarget("iqn.b", "fd00::1", 3261, 2),
-          DiscoveredTarget("iqn.c", "10.0.0.1", 3260, None)]
+    ) == [
+        DiscoveredTarget("iqn.a", "127.0.0.1", 3260, 1),
+        DiscoveredTarget("iqn.b", "fd00::1", 3261, 2),
+        DiscoveredTarget("iqn.c", "10.0.0.1", 3260, None),
+    ]
     # iscsi-ls, as it printed against tgtd (IPv4 and IPv6 portals).
     assert iscsiadm.parse_iscsi_ls(
         "Target:iqn.2026-01.test:chap Portal:127.0.0.1:13260,1\n"
         "Target:iqn.2026-01.test:six Portal:[::1]:13262,1\n"
-    ) == [DiscoveredTarget("iqn.2026-01.test:chap", "127.0.0.1", 13260, 1),
-          DiscoveredTarget("iqn.2026-01.test:six", "::1", 13262, 1)]
+    ) == [
+        DiscoveredTarget("iqn.2026-01.test:chap", "127.0.0.1", 13260, 1),
+        DiscoveredTarget("iqn.2026-01.test:six", "::1", 13262, 1),
+    ]
 
 
 def test_a_discovered_target_has_the_wire_shape_of_params_target() -> None:
@@ -405,14 +499,26 @@ def test_check_login_passes_chap_in_the_environment_only(fake_run: FakeRun) -> N
 @pytest.mark.parametrize(
     ("stderr", "code"),
     [
-        ("Login Failed. Failed to log in to target. Status: Authentication failure(513)",
-         ErrorCode.ISCSI_LOGIN_AUTH),
-        ("Login Failed. Failed to log in to target. Status: Target not found(515)", ErrorCode.ISCSI_LOGIN),
-        ("Login Failed. iscsi_service failed with : iscsi_service_reconnect_if_loggedin. "
-         "Can not reconnect right now.", ErrorCode.ISCSI_LOGIN),
+        (
+            "Login Failed. Failed to log in to target. Status: Authentication failure(513)",
+            ErrorCode.ISCSI_LOGIN_AUTH,
+        ),
+        (
+            "Login Failed. Failed to log in to target. Status: Target not found(515)",
+            ErrorCode.ISCSI_LOGIN,
+        ),
+        (
+            (
+                "Login Failed. iscsi_service failed with : iscsi_service_reconnect_if_loggedin. "
+                "Can not reconnect right now."
+            ),
+            ErrorCode.ISCSI_LOGIN,
+        ),
     ],
 )
-def test_check_login_failures_get_their_codes(fake_run: FakeRun, stderr: str, code: ErrorCode) -> None:
+def test_check_login_failures_get_their_codes(
+    fake_run: FakeRun, stderr: str, code: ErrorCode
+) -> None:
     fake_run.answer("iscsi-inq", 10, stderr)
     with pytest.raises(StorconnError) as caught:
         iscsiadm.check_login("127.0.0.1", 3260, IQN, "alice", PASSWORD, timeout=1)
@@ -420,8 +526,11 @@ def test_check_login_failures_get_their_codes(fake_run: FakeRun, stderr: str, co
 
 
 def test_a_scsi_error_after_the_login_means_the_login_was_accepted(fake_run: FakeRun) -> None:
-    fake_run.answer("iscsi-inq", 10, "Login Failed. SENSE KEY:ILLEGAL_REQUEST(5) "
-                                     "ASCQ:LOGICAL_UNIT_NOT_SUPPORTED(0x2500)")
+    fake_run.answer(
+        "iscsi-inq",
+        10,
+        "Login Failed. SENSE KEY:ILLEGAL_REQUEST(5) ASCQ:LOGICAL_UNIT_NOT_SUPPORTED(0x2500)",
+    )
     iscsiadm.check_login("127.0.0.1", 3260, IQN, None, None, timeout=1)
 
 
@@ -460,13 +569,22 @@ class FakeIscsiadm:
     on_login: Callable[[], None] | None = None
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        for name in ("new_node", "update_node", "delete_node", "login", "logout_session", "check_login"):
+        for name in (
+            "new_node",
+            "update_node",
+            "delete_node",
+            "login",
+            "logout_session",
+            "check_login",
+        ):
             monkeypatch.setattr(iscsiadm, name, getattr(self, name))
 
     def new_node(self, node: Node, *, timeout: float) -> None:
         self.calls.append(("new", node))
 
-    def update_node(self, node: Node, name: str, value: str, *, secret: bool = False, timeout: float) -> None:
+    def update_node(
+        self, node: Node, name: str, value: str, *, secret: bool = False, timeout: float
+    ) -> None:
         self.calls.append(("update", name, value, secret))
 
     def delete_node(self, node: Node, *, timeout: float) -> None:
@@ -482,8 +600,16 @@ class FakeIscsiadm:
     def logout_session(self, sid: int, *, timeout: float) -> None:
         self.calls.append(("logout", sid))
 
-    def check_login(self, hostname: str, port: int, iqn: str, username: str | None,
-                    password: str | None, *, timeout: float) -> None:
+    def check_login(
+        self,
+        hostname: str,
+        port: int,
+        iqn: str,
+        username: str | None,
+        password: str | None,
+        *,
+        timeout: float,
+    ) -> None:
         self.calls.append(("check", hostname, port, iqn, username, password))
         if self.check_error is not None:
             raise self.check_error
@@ -504,8 +630,15 @@ def connector(sysfs: FakeSysfs) -> IscsiConnector:
     return IscsiConnector(Timeouts(), sysfs_root=sysfs.root, proc_root=sysfs.proc)
 
 
-def _info(*, hostname: str = "127.0.0.1", port: int = 3260, iqn: str = IQN, tpgt: int | None = None,
-          iface: str | None = None, chap: bool = False) -> IscsiInfo:
+def _info(
+    *,
+    hostname: str = "127.0.0.1",
+    port: int = 3260,
+    iqn: str = IQN,
+    tpgt: int | None = None,
+    iface: str | None = None,
+    chap: bool = False,
+) -> IscsiInfo:
     target: dict[str, Any] = {"portal": {"hostname": hostname, "port": port}, "iqn": iqn}
     if tpgt is not None:
         target["tpgt"] = tpgt
@@ -513,14 +646,20 @@ def _info(*, hostname: str = "127.0.0.1", port: int = 3260, iqn: str = IQN, tpgt
     if iface is not None:
         params["iface"] = iface
     if chap:
-        params["credentials"] = {"type": "chap", "params": {"username": "alice", "password": PASSWORD}}
+        params["credentials"] = {
+            "type": "chap",
+            "params": {"username": "alice", "password": PASSWORD},
+        }
     info = parse_info({"type": "iscsi", "params": params})
     assert isinstance(info, IscsiInfo)
     return info
 
 
-UNSUPPORTED = StorconnError("iSCSI login impossible on this host: the kernel lacks the iSCSI "
-                            "initiator (module iscsi_tcp is not loaded)", code=ErrorCode.UNSUPPORTED)
+UNSUPPORTED = StorconnError(
+    "iSCSI login impossible on this host: the kernel lacks the iSCSI "
+    "initiator (module iscsi_tcp is not loaded)",
+    code=ErrorCode.UNSUPPORTED,
+)
 
 
 def test_a_session_has_no_path_and_no_probe(connector: IscsiConnector) -> None:
@@ -528,7 +667,9 @@ def test_a_session_has_no_path_and_no_probe(connector: IscsiConnector) -> None:
     assert connector.probe_command("/") is None
 
 
-def test_present_when_a_logged_in_session_matches(connector: IscsiConnector, sysfs: FakeSysfs) -> None:
+def test_present_when_a_logged_in_session_matches(
+    connector: IscsiConnector, sysfs: FakeSysfs
+) -> None:
     sysfs.session(1, iqn=IQN.upper(), tpgt=1)
     assert connector.present(_info(), None, {})
     assert connector.present(_info(tpgt=1), None, {})
@@ -536,7 +677,13 @@ def test_present_when_a_logged_in_session_matches(connector: IscsiConnector, sys
 
 @pytest.mark.parametrize(
     "other",
-    [{"iface": "eth1"}, {"tpgt": 2}, {"port": 3261}, {"hostname": "127.0.0.2"}, {"iqn": "iqn.2026-01.test:other"}],
+    [
+        {"iface": "eth1"},
+        {"tpgt": 2},
+        {"port": 3261},
+        {"hostname": "127.0.0.2"},
+        {"iqn": "iqn.2026-01.test:other"},
+    ],
 )
 def test_not_present_for_another_target_portal_or_iface(
     connector: IscsiConnector, sysfs: FakeSysfs, other: dict[str, Any]
@@ -550,7 +697,9 @@ def test_a_failed_session_is_not_present(connector: IscsiConnector, sysfs: FakeS
     assert not connector.present(_info(), None, {})
 
 
-def test_an_ipv6_portal_matches_its_address_however_spelled(connector: IscsiConnector, sysfs: FakeSysfs) -> None:
+def test_an_ipv6_portal_matches_its_address_however_spelled(
+    connector: IscsiConnector, sysfs: FakeSysfs
+) -> None:
     sysfs.session(1, address="fd00:0:0::5")
     assert connector.present(_info(hostname="[fd00::5]"), None, {})
 
@@ -567,7 +716,9 @@ def test_a_host_name_matches_once_connect_resolved_it(
     assert connector.present(info, None, {})
 
 
-def test_connect_writes_the_node_record_then_logs_in(connector: IscsiConnector, adm: FakeIscsiadm) -> None:
+def test_connect_writes_the_node_record_then_logs_in(
+    connector: IscsiConnector, adm: FakeIscsiadm
+) -> None:
     connector.connect(_info(chap=True, tpgt=1, iface="eth1"), None)
     assert adm.calls[0] == ("new", Node(IQN, "127.0.0.1", 3260, tpgt=1, iface="eth1"))
     updates = [call[1:] for call in adm.calls if call[0] == "update"]
@@ -580,13 +731,19 @@ def test_connect_writes_the_node_record_then_logs_in(connector: IscsiConnector, 
     assert adm.verbs()[-1] == "login"
 
 
-def test_connect_without_credentials_turns_chap_off(connector: IscsiConnector, adm: FakeIscsiadm) -> None:
+def test_connect_without_credentials_turns_chap_off(
+    connector: IscsiConnector, adm: FakeIscsiadm
+) -> None:
     connector.connect(_info(), None)
     assert ("update", "node.session.auth.authmethod", "None", False) in adm.calls
-    assert not any(call[1] == "node.session.auth.password" for call in adm.calls if call[0] == "update")
+    assert not any(
+        call[1] == "node.session.auth.password" for call in adm.calls if call[0] == "update"
+    )
 
 
-def test_connect_uses_a_logged_in_session(connector: IscsiConnector, sysfs: FakeSysfs, adm: FakeIscsiadm) -> None:
+def test_connect_uses_a_logged_in_session(
+    connector: IscsiConnector, sysfs: FakeSysfs, adm: FakeIscsiadm
+) -> None:
     sysfs.session(1)
     connector.connect(_info(), None)
     assert adm.calls == []
@@ -603,9 +760,13 @@ def test_connect_to_a_failed_session_leaves_it_to_iscsid(
     assert adm.calls == []
 
 
-def test_without_a_kernel_initiator_wrong_chap_is_476(connector: IscsiConnector, adm: FakeIscsiadm) -> None:
+def test_without_a_kernel_initiator_wrong_chap_is_476(
+    connector: IscsiConnector, adm: FakeIscsiadm
+) -> None:
     adm.login_error = UNSUPPORTED
-    adm.check_error = StorconnError("refused: wrong CHAP user name or password", code=ErrorCode.ISCSI_LOGIN_AUTH)
+    adm.check_error = StorconnError(
+        "refused: wrong CHAP user name or password", code=ErrorCode.ISCSI_LOGIN_AUTH
+    )
     with pytest.raises(StorconnError) as caught:
         connector.connect(_info(chap=True), None)
     assert caught.value.code == ErrorCode.ISCSI_LOGIN_AUTH
@@ -613,7 +774,9 @@ def test_without_a_kernel_initiator_wrong_chap_is_476(connector: IscsiConnector,
     assert adm.verbs()[-2:] == ["delete", "check"]  # no node record left behind
 
 
-def test_without_a_kernel_initiator_right_chap_is_494_saying_so(connector: IscsiConnector, adm: FakeIscsiadm) -> None:
+def test_without_a_kernel_initiator_right_chap_is_494_saying_so(
+    connector: IscsiConnector, adm: FakeIscsiadm
+) -> None:
     adm.login_error = UNSUPPORTED
     with pytest.raises(StorconnError) as caught:
         connector.connect(_info(chap=True), None)
@@ -632,15 +795,21 @@ def test_without_a_kernel_initiator_an_unreachable_target_stays_494(
     assert "the portal does not answer" in caught.value.message
 
 
-def test_a_login_cut_short_keeps_its_node_record(connector: IscsiConnector, adm: FakeIscsiadm) -> None:
+def test_a_login_cut_short_keeps_its_node_record(
+    connector: IscsiConnector, adm: FakeIscsiadm
+) -> None:
     adm.login_error = StorconnError("login did not finish", code=ErrorCode.TIMEOUT)
     with pytest.raises(StorconnError):
         connector.connect(_info(), None)
     assert "delete" not in adm.verbs()
 
 
-def test_logins_run_at_most_max_parallel_logins_at_once(sysfs: FakeSysfs, adm: FakeIscsiadm) -> None:
-    connector = IscsiConnector(Timeouts(), sysfs_root=sysfs.root, proc_root=sysfs.proc, max_parallel_logins=2)
+def test_logins_run_at_most_max_parallel_logins_at_once(
+    sysfs: FakeSysfs, adm: FakeIscsiadm
+) -> None:
+    connector = IscsiConnector(
+        Timeouts(), sysfs_root=sysfs.root, proc_root=sysfs.proc, max_parallel_logins=2
+    )
     lock = threading.Lock()
     running = [0]
     peak = [0]
@@ -654,8 +823,10 @@ def test_logins_run_at_most_max_parallel_logins_at_once(sysfs: FakeSysfs, adm: F
             running[0] -= 1
 
     adm.on_login = slow_login
-    threads = [threading.Thread(target=connector.connect, args=(_info(iqn=f"iqn.2026-01.test:{i}"), None))
-               for i in range(6)]
+    threads = [
+        threading.Thread(target=connector.connect, args=(_info(iqn=f"iqn.2026-01.test:{i}"), None))
+        for i in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -697,3 +868,60 @@ def test_repair_logs_out_and_in_again(
     monkeypatch.setattr(iscsiadm, "logout_session", logout_session)
     connector.repair(_info(), None)
     assert adm.verbs()[0] == "logout" and adm.verbs()[-1] == "login"
+
+
+# -- with the reconciler -----------------------------------------------------------
+
+
+def test_two_references_share_one_session_and_the_last_release_logs_out(
+    tmp_path: Path, sysfs: FakeSysfs, adm: FakeIscsiadm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storconn.agent.reconciler import Reconciler, ReconcilerConfig
+    from storconn.agent.refs import Registry
+    from storconn.agent.store import Store
+
+    from .fakes import FakeClock, InlineExecutor
+
+    def session_up() -> None:
+        sysfs.session(1)
+
+    adm.on_login = session_up
+
+    def logout_session(sid: int, *, timeout: float) -> None:
+        adm.calls.append(("logout", sid))
+        shutil.rmtree(sysfs.root / "class" / "iscsi_session" / f"session{sid}")
+
+    monkeypatch.setattr(iscsiadm, "logout_session", logout_session)
+    store = Store(tmp_path / "refs.sqlite")
+    registry = Registry(store)
+    clock = FakeClock()
+    connector = IscsiConnector(Timeouts(), sysfs_root=sysfs.root, proc_root=sysfs.proc)
+    reconciler = Reconciler(
+        registry,
+        store,
+        {"iscsi": connector},
+        config=ReconcilerConfig(grace=2.0),
+        clock=clock,
+        executor=InlineExecutor(),
+        read_mounts=_no_mounts,
+    )
+    try:
+        info = _info().to_wire(secrets=True)
+        assert registry.acquire({"a": info, "b": info}) == {"a": 0, "b": 0}
+        reconciler.tick()
+        assert adm.verbs().count("login") == 1
+        registry.release(["a"])
+        clock.advance(3)
+        reconciler.tick()
+        assert "logout" not in adm.verbs()
+        registry.release(["b"])
+        reconciler.tick()
+        clock.advance(3)
+        reconciler.tick()
+        assert adm.verbs().count("logout") == 1
+    finally:
+        store.close()
+
+
+def _no_mounts(only: str | None = None) -> dict[str, Any]:
+    return {}

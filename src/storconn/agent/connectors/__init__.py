@@ -8,6 +8,7 @@ from storconn.connection import ConnectionInfo, ErrorCode, StorconnError
 
 from ..system.mountinfo import MountEntry
 from .base import Connector, Timeouts, mount_name
+from .iscsi import IscsiConnector
 from .localfs import LocalfsConnector
 from .mounted import GlusterfsConnector, NfsConnector, PosixfsConnector
 
@@ -75,6 +76,6 @@ def build_connectors(
         "nfs": NfsConnector(mount_root, timeouts),
         "glusterfs": GlusterfsConnector(mount_root, timeouts, log_dir=log_dir or mount_root.parent / "log"),
         "localfs": LocalfsConnector(mount_root, user=localfs_user),
-        "iscsi": Unavailable("iscsi"),
+        "iscsi": IscsiConnector(timeouts),
         "fcp": FcpConnector(),
     }
