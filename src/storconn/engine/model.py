@@ -1,0 +1,159 @@
+"""The engine's entities: plain data, no HTTP, no SQL.
+
+Field names follow oVirt's API model (``address``, ``path``, ``vfs_type``,
+``nfs_timeo``...), so the API codec maps them one to one and the rules read
+like oVirt's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class StorageType(StrEnum):
+    NFS = "nfs"
+    FCP = "fcp"
+    ISCSI = "iscsi"
+    LOCALFS = "localfs"
+    POSIXFS = "posixfs"
+    GLUSTERFS = "glusterfs"
+
+
+# oVirt's stored type codes (storage_server_connections.storage_type).
+TYPE_CODES = {
+    StorageType.NFS: 1,
+    StorageType.FCP: 2,
+    StorageType.ISCSI: 3,
+    StorageType.LOCALFS: 4,
+    StorageType.POSIXFS: 6,
+    StorageType.GLUSTERFS: 7,
+}
+
+FILE_TYPES = frozenset({StorageType.NFS, StorageType.LOCALFS, StorageType.POSIXFS, StorageType.GLUSTERFS})
+
+
+@dataclass(slots=True)
+class ConnectionFields:
+    """What a client sends for a storage connection; None means "not given" (a PUT keeps the stored value)."""
+
+    type: StorageType | None = None
+    address: str | None = None
+    path: str | None = None
+    port: int | None = None
+    target: str | None = None  # the iSCSI iqn
+    portal: str | None = None  # the iSCSI target portal group tag, "1" by default
+    username: str | None = None
+    password: str | None = None
+    vfs_type: str | None = None
+    mount_options: str | None = None
+    nfs_version: str | None = None  # "auto", "3", "4", "4.0", "4.1", "4.2"
+    nfs_timeo: int | None = None
+    nfs_retrans: int | None = None
+    gluster_volume: str | None = None
+
+
+@dataclass(slots=True)
+class StorageConnection:
+    """A stored connection. ``connection`` is oVirt's stored string: ``address:path``, a path, or the iSCSI address."""
+
+    id: str
+    type: StorageType
+    connection: str
+    port: int | None = None
+    iqn: str | None = None
+    portal: str | None = None
+    username: str | None = None
+    password: str | None = None  # clear in memory only; encrypted at rest, never output
+    vfs_type: str | None = None
+    mount_options: str | None = None
+    nfs_version: str | None = None
+    nfs_timeo: int | None = None
+    nfs_retrans: int | None = None
+    gluster_volume: str | None = None
+    revision: int = 1  # bumped on every change of the details an agent connects with
+
+
+class DomainStatus(StrEnum):
+    ACTIVE = "active"
+    MAINTENANCE = "maintenance"
+    UNATTACHED = "unattached"
+
+
+@dataclass(slots=True)
+class StorageDomain:
+    id: str
+    name: str
+    storage_type: StorageType
+    domain_type: str = "data"  # data, iso, export
+    description: str | None = None
+    data_center_id: str | None = None
+    status: DomainStatus = DomainStatus.UNATTACHED
+    connection_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DataCenter:
+    id: str
+    name: str
+    description: str | None = None
+    local: bool = False
+
+
+class HostStatus(StrEnum):
+    UP = "up"
+    NON_RESPONSIVE = "non_responsive"
+    MAINTENANCE = "maintenance"
+
+
+@dataclass(slots=True)
+class Host:
+    """A host is an agent: ``address:port`` with its bearer token (encrypted at rest, never output)."""
+
+    id: str
+    name: str
+    address: str
+    port: int
+    token: str | None = None
+    data_center_id: str | None = None
+    status: HostStatus = HostStatus.NON_RESPONSIVE
+
+
+@dataclass(slots=True)
+class LunDisk:
+    """A direct LUN disk: one LUN reached through one or more iSCSI connections."""
+
+    id: str
+    name: str
+    lun_id: str
+    connection_ids: list[str] = field(default_factory=list)
+
+
+class VmStatus(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(slots=True)
+class DiskAttachment:
+    disk_id: str
+    plugged: bool = True
+
+
+@dataclass(slots=True)
+class Vm:
+    id: str
+    name: str
+    status: VmStatus = VmStatus.DOWN
+    disk_attachments: list[DiskAttachment] = field(default_factory=list)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # may change everything
+    VIEWER = "viewer"  # may read everything, change nothing
+
+
+@dataclass(slots=True)
+class User:
+    name: str  # "admin@internal"
+    role: Role
