@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from . import agent, refs
+from . import agent, engine, refs
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="storconn: storage connections that stay up.")
 app.add_typer(agent.app, name="agent")
 app.add_typer(refs.app, name="refs")
+app.add_typer(engine.app, name="engine")
 
 if __name__ == "__main__":
     app()
