@@ -21,7 +21,16 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
-from . import acquire_batch_1000, acquire_one, mount_200_tmpfs, start_10000, statuses_10000_http
+from . import (
+    acquire_batch_1000,
+    acquire_one,
+    api_latency_hung,
+    mount_200_tmpfs,
+    outage_glusterfs,
+    outage_sshfs,
+    start_10000,
+    statuses_10000_http,
+)
 from .machine import describe
 from .report import Row, markdown_table, rich_table
 from .workspace import Workspace
@@ -38,10 +47,14 @@ class Benchmark:
     run: Callable[[Workspace], list[Row]]
 
 
-# In the order of the issue: the cheap in-process ones first, the mounts last.
+# In the order of the issue: the cheap in-process ones first, the mounts last, then the outages
+# against real servers (a few minutes each).
 BENCHMARKS = {
     module.NAME: Benchmark(module.NAME, module.DESCRIPTION, module.run)
-    for module in (acquire_one, acquire_batch_1000, statuses_10000_http, start_10000, mount_200_tmpfs)
+    for module in (
+        acquire_one, acquire_batch_1000, statuses_10000_http, start_10000, mount_200_tmpfs,
+        outage_sshfs, outage_glusterfs, api_latency_hung,
+    )
 }
 
 

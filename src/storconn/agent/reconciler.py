@@ -45,14 +45,14 @@ class ReconcilerConfig:
     """Timing budgets, in seconds.
 
     With the defaults an outage shows in ``statuses`` within probe_interval +
-    probe_timeout + period = 5 s, and a server that comes back is used again
-    within backoff_cap + period = 3 s at worst (2 s typically).
+    probe_timeout = 4 s, and a server that comes back is used again within
+    backoff_cap + one mount (≤ 0.5 s for a network file system) = 2 s.
     """
 
     period: float = 1.0
     grace: float = 2.0  # last release → disconnect; a new acquire within it cancels
     backoff_base: float = 0.25
-    backoff_cap: float = 2.0
+    backoff_cap: float = 1.5
     probe_interval: float = 2.0
     probe_timeout: float = 2.0
     # One failed probe is not enough to unmount: a busy server can miss one
@@ -139,7 +139,7 @@ class Reconciler:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition(self._lock)
-        self._next_probe_due = 0.0
+        self._next_due = 0.0
 
     # -- lifecycle -------------------------------------------------------
 
@@ -188,7 +188,7 @@ class Reconciler:
             # a handful of ticks, not two hundred.
             if self._prober.running() or self._in_flight:
                 return _PROBE_POLL
-            return max(_PROBE_POLL, min(self._config.period, self._next_probe_due - self._clock()))
+            return max(_PROBE_POLL, min(self._config.period, self._next_due - self._clock()))
 
     # -- reads for clients ---------------------------------------------
 
@@ -247,6 +247,7 @@ class Reconciler:
                 self._repair_unhealthy_locked(desired, now, work)
                 self._start_probes_locked(desired, now)
                 self._in_flight.update(key for key, _, _ in work.operations)
+                self._plan_next_tick_locked(desired, now)
             self._claim(work)
             for key, verb, operation in work.operations:
                 self._executor.submit(self._run_operation, key, verb, operation)
@@ -354,14 +355,31 @@ class Reconciler:
             if state.repair_now or state.probe_failures >= limit:
                 work.operations.append((key, "repair", lambda s=state: self._repair(s)))
 
+    def _plan_next_tick_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
+        """Wake for the earliest retry or end of grace too, not only for probes.
+
+        Without it a retry due in 0.25 s waits for the next period (1 s), and
+        the backoff base and the recovery budget would be fiction.
+        """
+        due = self._next_due
+        for key, state in self._states.items():
+            if key in self._in_flight:
+                continue
+            if key in desired:
+                if not state.present or state.repair_now or state.probe_failures:
+                    due = min(due, state.retry_at)
+            elif state.owned and state.orphaned_since is not None:
+                due = min(due, max(state.retry_at, state.orphaned_since + self._config.grace))
+        self._next_due = max(due, now)
+
     def _start_probes_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
-        self._next_probe_due = now + self._config.period
+        self._next_due = now + self._config.period
         for key in desired:
             state = self._states[key]
             if not state.present or key in self._in_flight:
                 continue
             if now < state.probe_due:
-                self._next_probe_due = min(self._next_probe_due, state.probe_due)
+                self._next_due = min(self._next_due, state.probe_due)
                 continue
             if state.path is None or self._prober.busy(key):
                 continue
@@ -369,7 +387,7 @@ class Reconciler:
             if argv is None:
                 continue
             state.probe_due = now + self._config.probe_interval
-            self._next_probe_due = min(self._next_probe_due, state.probe_due)
+            self._next_due = min(self._next_due, state.probe_due)
             self._prober.start(key, argv, state.path)
 
     # -- operations (run in the pool, one per target) ----------------------

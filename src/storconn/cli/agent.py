@@ -35,7 +35,7 @@ def serve(
     probe_interval: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_PROBE_INTERVAL", help="s. [default: 2]")] = None,
     probe_timeout: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_PROBE_TIMEOUT", help="s. [default: 2]")] = None,
     backoff_base: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_BACKOFF_BASE", help="s. [default: 0.25]")] = None,
-    backoff_cap: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_BACKOFF_CAP", help="s. [default: 2]")] = None,
+    backoff_cap: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_BACKOFF_CAP", help="s. [default: 1.5]")] = None,
     pool_size: Annotated[int | None, typer.Option(envvar="STORCONN_AGENT_POOL_SIZE", help="Operations in parallel. [default: 16]")] = None,
     unsupported_retry: Annotated[float | None, typer.Option(envvar="STORCONN_AGENT_UNSUPPORTED_RETRY", help="Retry of what this host cannot do (494), s. [default: 30]")] = None,
     log_format: Annotated[str, typer.Option(envvar="STORCONN_LOG_FORMAT", help="text or json")] = "text",
