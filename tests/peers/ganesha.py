@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from .agent import free_port
-from .processes import signal_tree, stop, wait_for
+from .processes import Daemon, stop, wait_for
 
 GANESHA = "/usr/bin/ganesha.nfsd"
 NFS_PORT = 2049
@@ -55,7 +55,7 @@ def port_free(port: int) -> bool:
     return True
 
 
-class NfsServer:
+class NfsServer(Daemon):
     """ganesha.nfsd serving ``/export`` over NFSv4/TCP on 127.0.0.1:``port``."""
 
     def __init__(self, workdir: Path, *, port: int | None = None) -> None:
@@ -99,22 +99,9 @@ class NfsServer:
         listing = subprocess.run(["nfs-ls", self.url], capture_output=True, timeout=10, check=False)
         return listing.returncode == 0
 
-    def kill(self) -> None:
-        """SIGKILL, as a crash would; returns once it is reaped, so a restart can bind again."""
-        assert self.process is not None
-        stop(self.process, signal.SIGKILL)
 
-    def pause(self) -> None:
-        """SIGSTOP: a hung server, not a dead one."""
-        assert self.process is not None
-        signal_tree(self.process, signal.SIGSTOP)
 
-    def resume(self) -> None:
-        assert self.process is not None
-        signal_tree(self.process, signal.SIGCONT)
 
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process is not None:

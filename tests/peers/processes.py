@@ -58,3 +58,26 @@ def wait_for(condition: object, *, timeout: float, interval: float = 0.02, what:
             return
         time.sleep(interval)
     raise TimeoutError(f"{what} not met within {timeout} s")
+
+
+class Daemon:
+    """A server a fixture started: crash it, hang it, let it go on."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL to it and its children, as a crash would; returns once it is reaped."""
+        assert self.process is not None
+        stop(self.process, signal.SIGKILL)
+
+    def pause(self) -> None:
+        """SIGSTOP everything: a hung server, not a dead one."""
+        assert self.process is not None
+        signal_tree(self.process, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        signal_tree(self.process, signal.SIGCONT)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None

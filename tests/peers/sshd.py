@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 from .agent import free_port
-from .processes import signal_tree, stop, wait_for
+from .processes import Daemon, stop, wait_for
 
 SSHD = "/usr/sbin/sshd"
 
@@ -21,7 +20,7 @@ def available() -> str | None:
     return None
 
 
-class SshServer:
+class SshServer(Daemon):
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -60,19 +59,8 @@ class SshServer:
         )
         return probe.returncode == 0
 
-    def kill(self) -> None:
-        """The server and every session it serves die at once, as in a crash."""
-        assert self.process is not None
-        stop(self.process, signal.SIGKILL)
 
-    def pause(self) -> None:
-        """SIGSTOP everything: a hung server, not a dead one."""
-        assert self.process is not None
-        signal_tree(self.process, signal.SIGSTOP)
 
-    def resume(self) -> None:
-        assert self.process is not None
-        signal_tree(self.process, signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process is not None:

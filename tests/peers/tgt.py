@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .agent import free_port, is_root
-from .processes import signal_tree, stop, wait_for
+from .processes import Daemon, signal_tree, stop, wait_for
 
 TGTD = "/usr/sbin/tgtd"
 CONTROL_DIR = Path("/var/run/tgtd")
@@ -41,7 +41,7 @@ class Target:
     chap: tuple[str, str] | None
 
 
-class TgtServer:
+class TgtServer(Daemon):
     """``tgtd -f`` with private ports; ``start()`` returns once ``iscsi-ls`` lists every target."""
 
     def __init__(self, workdir: Path) -> None:
@@ -106,14 +106,7 @@ class TgtServer:
             (CONTROL_DIR / leftover).unlink(missing_ok=True)
         self.process = None
 
-    def pause(self) -> None:
-        """SIGSTOP: a hung target, not a dead one."""
-        assert self.process is not None
-        signal_tree(self.process, signal.SIGSTOP)
 
-    def resume(self) -> None:
-        assert self.process is not None
-        signal_tree(self.process, signal.SIGCONT)
 
     # -- what clients use ------------------------------------------------------
 
