@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -110,9 +111,11 @@ class AgentClient:
         result: dict[str, dict[str, Any]] = self.call("StorageConnection.list", {})
         return result
 
-    def discover(self, hostname: str, port: int = 3260, *, iface: str = "default") -> list[dict[str, Any]]:
+    def discover(
+        self, hostname: str, port: int = 3260, *, iface: str = "default"
+    ) -> builtins.list[dict[str, Any]]:
         """The targets an iSCSI portal offers, each shaped as an iscsi info's ``params.target``."""
-        result: list[dict[str, Any]] = self.call(
+        result: builtins.list[dict[str, Any]] = self.call(
             "Iscsi.discover", {"hostname": hostname, "port": port, "iface": iface}
         )
         return result

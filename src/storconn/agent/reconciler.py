@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from storconn.connection import ConnectionInfo, ErrorCode, StorconnError, parse_info
 
@@ -330,7 +331,7 @@ class Reconciler:
                 continue
             if now < state.retry_at and not state.busy:
                 continue
-            work.operations.append((key, "disconnect", lambda s=state: self._disconnect(s)))
+            work.operations.append((key, "disconnect", partial(self._disconnect, state)))
 
     def _connect_missing_locked(
         self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
@@ -342,7 +343,7 @@ class Reconciler:
             if not state.owned:
                 work.claims.append(state)
             state.seen_absent_at = now
-            work.operations.append((key, "connect", lambda s=state: self._connect(s)))
+            work.operations.append((key, "connect", partial(self._connect, state)))
 
     def _repair_unhealthy_locked(
         self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
@@ -353,7 +354,7 @@ class Reconciler:
             if key in self._in_flight or not state.present or now < state.retry_at:
                 continue
             if state.repair_now or state.probe_failures >= limit:
-                work.operations.append((key, "repair", lambda s=state: self._repair(s)))
+                work.operations.append((key, "repair", partial(self._repair, state)))
 
     def _plan_next_tick_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
         """Wake for the earliest retry or end of grace too, not only for probes.
@@ -585,7 +586,7 @@ class Reconciler:
 
     def _backoff(self, failures: int) -> float:
         """Exponential with equal jitter: half fixed, half random, so retries of many targets spread."""
-        ceiling = min(self._config.backoff_cap, self._config.backoff_base * 2 ** (failures - 1))
+        ceiling: float = min(self._config.backoff_cap, self._config.backoff_base * 2.0 ** (failures - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
 

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -123,7 +123,7 @@ class Registry:
         for ref_id, raw in entries.items():
             try:
                 check_ref_id(ref_id)
-                info = raw if isinstance(raw, BaseModel) else parse_info(raw)
+                info = cast(ConnectionInfo, raw) if isinstance(raw, BaseModel) else parse_info(raw)
             except InvalidParameter as exc:
                 log.warning("acquire %r refused: %s", ref_id, exc)
                 results[ref_id] = _INVALID

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ class StoreError(StorconnError):
 @dataclass(slots=True)
 class _Write:
     sql: str
-    rows: list[tuple[str | None, ...]]
+    rows: Sequence[tuple[str | None, ...]]
     done: bool = False
     error: StoreError | None = None
 
@@ -123,7 +123,7 @@ class Store:
     def disown(self, target: str) -> None:
         self._write("DELETE FROM owned WHERE target = ?", [(target,)])
 
-    def _write(self, sql: str, rows: list[tuple[str | None, ...]]) -> None:
+    def _write(self, sql: str, rows: Sequence[tuple[str | None, ...]]) -> None:
         mine = _Write(sql, rows)
         with self._queue_lock:
             self._queue.append(mine)
