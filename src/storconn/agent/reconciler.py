@@ -235,10 +235,14 @@ class Reconciler:
         """One pass of the loop. Never raises: whatever fails is retried on the next tick."""
         try:
             desired = self._registry.desired()
-            mounts = self._read_mounts(None)
             now = self._clock()
             work = _Tick()
             with self._lock:
+                # Read under the lock: an operation that finished before this
+                # shows in the table, one still running is skipped as in
+                # flight. Read before taking it, a mount finished in between
+                # would look missing and be mounted a second time on top.
+                mounts = self._read_mounts(None)
                 self._observe_locked(desired, mounts, now)
                 self._collect_probes_locked(now)
                 # Orphans first: they free pool slots and busy mounts, and a
