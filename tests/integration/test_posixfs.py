@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
-import pytest
 
 from storconn.agent import Agent
 from storconn.agent.connectors.base import target_path
+from storconn.agent.system import mountinfo
 from storconn.connection import parse_info
 from tests.conftest import needs_root
 from tests.peers.mounts import eventually, mounts_under
@@ -107,11 +108,17 @@ def test_mount_removed_by_hand_comes_back(agent: Agent, mount_root: Path) -> Non
     eventually(lambda: path in mounts_under(mount_root) and _connected(agent, "a"))
 
 
-@pytest.mark.parametrize("count", [20])
-def test_many_targets_connect_in_parallel(agent: Agent, mount_root: Path, count: int) -> None:
+def test_many_targets_connect_in_parallel_each_mounted_once(agent: Agent, mount_root: Path) -> None:
+    count = 120
     refs = {f"t{i}": {"type": "posixfs", "params": {"spec": f"bench-{i}", "vfsType": "tmpfs", "options": "size=1m"}}
             for i in range(count)}
     assert set(agent.acquire(refs).values()) == {0}
-    statuses = agent.wait(list(refs), timeout=30)
+    statuses = agent.wait(list(refs), timeout=60)
     assert all(s["connected"] for s in statuses.values())
-    assert len(mounts_under(mount_root)) == count
+    time.sleep(0.5)  # a few more ticks: none may mount anything a second time
+    prefix = str(mount_root) + "/"
+    points = [e.mountpoint for e in mountinfo.parse(Path("/proc/self/mountinfo").read_text())
+              if e.mountpoint.startswith(prefix)]
+    assert len(points) == count and len(set(points)) == count
+    agent.release(list(refs))
+    eventually(lambda: not mounts_under(mount_root), timeout=30)
