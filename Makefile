@@ -5,13 +5,20 @@ BIN    := $(VENV)/bin
 STATE  ?= $(CURDIR)/.state
 AGENT_LISTEN ?= 127.0.0.1:54321
 
-.PHONY: run test bench venv test-deps lint clean
+.PHONY: run test bench venv test-venv test-deps lint clean
 
 venv: $(VENV)/.installed
+test-venv: $(VENV)/.test-installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# The test extras include the oVirt SDK, which compiles against libxml2:
+# test-deps installs its headers first.
+$(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
@@ -27,10 +34,10 @@ run: venv
 test-deps:
 	scripts/install-test-deps
 
-test: venv test-deps
+test: test-deps test-venv
 	$(BIN)/python -m pytest
 
-bench: venv test-deps
+bench: test-deps test-venv
 	$(BIN)/python -m benchmarks
 
 lint: venv

@@ -1,0 +1,278 @@
+"""Checked request bodies (``schema.Fields``) into the arguments of the Engine's commands.
+
+The mapping is oVirt's, one to one: ``nfs_version`` ``v4_1`` is stored as
+``"4.1"``; a ``<host>`` is named by its id or, without one, by its name; a
+``<storage id="...">`` inside a new domain refers to an existing connection,
+while connection fields inside it create one with the domain. Which fields
+each storage type requires is the rules' business, not the codec's: only
+what a command cannot be called without is checked here
+(``IncompleteParameters``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from storconn.engine.errors import Conflict
+from storconn.engine.model import ConnectionFields, StorageType
+
+from .schema import BodyError, Fields, IncompleteParameters
+
+# oVirt's NfsVersion values and the versions the engine stores.
+NFS_VERSION_IN = {"auto": "auto", "v3": "3", "v4": "4", "v4_0": "4.0", "v4_1": "4.1", "v4_2": "4.2"}
+NFS_VERSION_OUT = {stored: wire for wire, stored in NFS_VERSION_IN.items()}
+
+_DETAIL_NAMES = (
+    "address", "path", "port", "target", "portal", "username", "password", "vfs_type", "mount_options",
+    "nfs_timeo", "nfs_retrans",
+)
+
+
+def reference(fields: Fields | None) -> str | None:
+    """A ``<host>``/``<data_center>``/``<disk>`` reference: its id, else its name (``alias`` for disks)."""
+    if fields is None:
+        return None
+    value = fields.get("id") or fields.get("name") or fields.get("alias")
+    return value if isinstance(value, str) and value else None
+
+
+def connection_fields(fields: Fields) -> ConnectionFields:
+    """The connection details of a ``<storage_connection>``, ``<storage>`` or ``<logical_unit>``."""
+    result = ConnectionFields(**{name: fields[name] for name in _DETAIL_NAMES if name in fields})
+    if "type" in fields:
+        result.type = StorageType(fields["type"])
+    if "nfs_version" in fields:
+        result.nfs_version = NFS_VERSION_IN[fields["nfs_version"]]
+    if "gluster_volume" in fields:
+        result.gluster_volume = reference(fields["gluster_volume"])
+    return result
+
+
+class ImmutableField(Conflict):
+    """A PUT that tries to change an id (409, as oVirt answers)."""
+
+    reason = "Broken immutability constraint"
+
+    def __init__(self, name: str) -> None:
+        super().__init__("BROKEN_IMMUTABILITY_CONSTRAINT", f"Attempt to set immutable field: {name}")
+
+
+@dataclass(slots=True)
+class ConnectionRequest:
+    fields: ConnectionFields
+    host: str | None
+    id: str | None
+
+
+def storage_connection(body: Fields) -> ConnectionRequest:
+    """``<storage_connection>`` for add: the details, the optional ``<host>``, the id a client should not give."""
+    return ConnectionRequest(connection_fields(body), reference(body.get("host")), body.get("id") or None)
+
+
+def storage_connection_update(body: Fields, connection_id: str) -> ConnectionRequest:
+    """``<storage_connection>`` for update: the given fields only (a PUT merges); the id cannot change."""
+    _check_same_id(body, connection_id)
+    return ConnectionRequest(connection_fields(body), reference(body.get("host")), None)
+
+
+@dataclass(slots=True)
+class DomainRequest:
+    name: str
+    storage_type: StorageType | None  # None: take it from the existing connection named by connection_id
+    domain_type: str
+    description: str | None
+    connection_id: str | None
+    connection: ConnectionFields | None
+    host: str | None
+
+
+def storage_domain(body: Fields) -> DomainRequest:
+    """``<storage_domain>`` for add: ``<storage id="..."/>`` or embedded connection fields."""
+    missing = (["name"] if not body.get("name") else []) + (["storage"] if "storage" not in body else [])
+    if missing:
+        raise IncompleteParameters("Storage domain", missing)
+    storage: Fields = body["storage"]
+    if body.get("id"):
+        raise BodyError("A new storage domain cannot be given an id.", element="storage_domain/@id",
+                        key="ACTION_TYPE_FAILED_ID_NOT_EMPTY")
+    storage_type = StorageType(storage["type"]) if "type" in storage else None
+    connection_id = storage.get("id") or None
+    connection: ConnectionFields | None = None
+    details = storage.keys() - {"id", "type", "host", "logical_units"}
+    if connection_id is None:
+        if storage_type is None:
+            raise IncompleteParameters("Storage domain", ["storage.type"])
+        connection = connection_fields(storage)
+        units = storage.get("logical_units") or []
+        if units:
+            connection = _merge_units(connection, units, "storage_domain/storage/logical_units")
+    elif details or storage.get("logical_units"):
+        raise BodyError("Give either <storage id=\"...\"/> for an existing connection or the connection's "
+                        "fields, not both.", element="storage_domain/storage", key="INVALID_VALUE")
+    host = reference(body.get("host")) or reference(storage.get("host"))
+    return DomainRequest(
+        name=body["name"],
+        storage_type=storage_type,
+        domain_type=body.get("type", "data"),
+        description=body.get("description"),
+        connection_id=connection_id,
+        connection=connection,
+        host=host,
+    )
+
+
+def _merge_units(base: ConnectionFields, units: list[Fields], path: str) -> ConnectionFields:
+    """A domain's iSCSI connection given as ``<logical_units>``: all of them must name one target."""
+    targets = {(u.get("address"), u.get("port"), u.get("target")) for u in units}
+    if len(targets) > 1:
+        raise BodyError("The logical units of one storage domain must all name the same target.",
+                        element=path, key="INVALID_VALUE")
+    unit = connection_fields(units[0])
+    for name in ("address", "port", "target", "portal", "username", "password"):
+        if getattr(base, name) is None:
+            setattr(base, name, getattr(unit, name))
+    return base
+
+
+@dataclass(slots=True)
+class DomainUpdate:
+    name: str | None
+    description: str | None
+
+
+def storage_domain_update(body: Fields, domain_id: str) -> DomainUpdate:
+    _check_same_id(body, domain_id)
+    return DomainUpdate(body.get("name"), body.get("description"))
+
+
+def _check_same_id(body: Fields, entity_id: str) -> None:
+    if body.get("id") and body["id"] != entity_id:
+        raise ImmutableField("id")
+
+
+@dataclass(slots=True)
+class DataCenterRequest:
+    name: str
+    description: str | None
+    local: bool
+
+
+def data_center(body: Fields) -> DataCenterRequest:
+    if not body.get("name"):
+        raise IncompleteParameters("Data center", ["name"])
+    _no_id(body, "data_center")
+    return DataCenterRequest(body["name"], body.get("description"), bool(body.get("local", False)))
+
+
+@dataclass(slots=True)
+class HostRequest:
+    name: str
+    address: str
+    port: int
+    token: str | None
+    data_center: str | None
+
+
+def host(body: Fields, *, default_port: int) -> HostRequest:
+    missing = [n for n in ("name", "address") if not body.get(n)]
+    if missing:
+        raise IncompleteParameters("Host", missing)
+    _no_id(body, "host")
+    cluster = body.get("cluster")
+    data_center_ref = None
+    if cluster is not None:
+        if cluster.get("id") or "data_center" not in cluster:
+            raise BodyError("Clusters are not supported: name the data center as <cluster><data_center "
+                            "id=\"...\"/></cluster>.", element="host/cluster", key="INVALID_VALUE")
+        data_center_ref = reference(cluster["data_center"])
+    return HostRequest(body["name"], body["address"], body.get("port", default_port), body.get("root_password"),
+                       data_center_ref)
+
+
+@dataclass(slots=True)
+class DiskRequest:
+    name: str
+    lun_id: str
+    connections: list[ConnectionFields] = field(default_factory=list)
+
+
+def lun_disk(body: Fields) -> DiskRequest:
+    name = body.get("name") or body.get("alias")
+    missing = [] if name else ["alias|name"]
+    storage = body.get("lun_storage")
+    units: list[Fields] = (storage or {}).get("logical_units") or []
+    if not storage:
+        missing.append("lun_storage")
+    elif not units:
+        missing.append("lun_storage.logical_units")
+    if missing:
+        raise IncompleteParameters("Disk", missing)
+    _no_id(body, "disk")
+    assert storage is not None
+    lun_ids = {u.get("id") for u in units}
+    if None in lun_ids or "" in lun_ids:
+        raise IncompleteParameters("Disk", ["lun_storage.logical_units.logical_unit.id"])
+    if len(lun_ids) > 1:
+        raise BodyError("All logical units of one disk must have the same id (one LUN, several paths).",
+                        element="disk/lun_storage/logical_units", key="INVALID_VALUE")
+    storage_type = StorageType(storage.get("type", "iscsi"))
+    if storage_type not in (StorageType.ISCSI, StorageType.FCP):
+        raise BodyError(f"A LUN disk is reached over iscsi or fcp, not {storage_type.value}.",
+                        element="disk/lun_storage/type", key="INVALID_VALUE")
+    connections: list[ConnectionFields] = []
+    if storage_type == StorageType.ISCSI:
+        for unit in units:
+            fields = connection_fields(unit)
+            fields.type = StorageType.ISCSI
+            connections.append(fields)
+    return DiskRequest(str(name), str(lun_ids.pop()), connections)
+
+
+def vm(body: Fields) -> str:
+    if not body.get("name"):
+        raise IncompleteParameters("VM", ["name"])
+    _no_id(body, "vm")
+    return str(body["name"])
+
+
+@dataclass(slots=True)
+class AttachmentRequest:
+    disk_id: str | None
+    disk_name: str | None  # when the disk is named, not identified
+    plugged: bool
+
+
+def disk_attachment(body: Fields) -> AttachmentRequest:
+    disk = body.get("disk") or {}
+    disk_id = disk.get("id") or None
+    disk_name = disk.get("name") or disk.get("alias") or None
+    if disk_id is None and disk_name is None:
+        raise IncompleteParameters("Disk attachment", ["disk.id"])
+    return AttachmentRequest(disk_id, disk_name, bool(body.get("active", True)))
+
+
+@dataclass(slots=True)
+class ActionRequest:
+    async_: bool
+    force: bool
+    host: str | None
+
+
+def action(body: Fields | None) -> ActionRequest:
+    body = body or {}
+    return ActionRequest(bool(body.get("async", False)), bool(body.get("force", False)),
+                         reference(body.get("host")))
+
+
+def _no_id(body: Fields, tag: str) -> None:
+    if body.get("id"):
+        raise BodyError(f"A new {tag.replace('_', ' ')} cannot be given an id.", element=f"{tag}/@id",
+                        key="ACTION_TYPE_FAILED_ID_NOT_EMPTY")
+
+
+def required_id(body: Fields, tag: str) -> str:
+    """The id (or, failing that, the name) of an existing entity named in a body, e.g. an attach."""
+    ref = reference(body)
+    if ref is None:
+        raise IncompleteParameters(tag.replace("_", " ").capitalize(), ["id|name"], verb="this action")
+    return ref

@@ -1,0 +1,274 @@
+"""The engine's entities as oVirt's documents (``document.Obj``), ready to render as XML or JSON.
+
+Each function takes the entity and ``base``, the API's path prefix
+(``/ovirt-engine/api``), for the ``href`` attributes and ``<link>`` elements.
+What oVirt keeps write-only never appears: a connection's or a LUN's
+``password``, a host's ``root_password`` (the agent token).
+
+Storage connections show what oVirt shows for their type (engine rules,
+"Output"): iSCSI its address, port, target, portal and username; file types
+``address`` and ``path`` split from the stored ``connection`` string (on the
+first ``:``, or after ``]:`` for an IPv6 address), NFS adds its version and
+timeouts, POSIX and Gluster their ``vfs_type``; each adds ``mount_options``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+
+from storconn.engine.model import (
+    DataCenter,
+    Host,
+    LunDisk,
+    StorageConnection,
+    StorageDomain,
+    StorageType,
+    User,
+    Vm,
+)
+
+from .decode import NFS_VERSION_OUT
+from .document import Collection, Many, Obj
+
+PRODUCT_NAME = "storconn"
+PRODUCT_VENDOR = "storconn"
+API_VERSION = (4, 5, 0)  # the oVirt API version this engine speaks
+BLANK_ID = "00000000-0000-0000-0000-000000000000"
+
+_FILE_TYPES = (StorageType.NFS, StorageType.POSIXFS, StorageType.GLUSTERFS)
+
+
+def split_connection(connection: StorageConnection) -> tuple[str | None, str | None]:
+    """``(address, path)`` of a stored connection string, as oVirt shows them."""
+    text = connection.connection
+    if connection.type in (StorageType.ISCSI, StorageType.FCP):
+        return text or None, None
+    if connection.type == StorageType.LOCALFS:
+        return None, text
+    if text.startswith("["):
+        end = text.find("]:")
+        return (text[: end + 1], text[end + 2 :]) if end != -1 else (None, text)
+    head, sep, tail = text.partition(":")
+    if not sep or not head or "/" in head:  # "/dev/sdb1", "tmpfs", "/mnt/a:b": a path, no server
+        return None, text
+    return head, tail
+
+
+def _connection_details(target: Obj, connection: StorageConnection) -> Obj:
+    target.add("type", connection.type.value)
+    address, path = split_connection(connection)
+    if connection.type == StorageType.ISCSI:
+        target.add("address", address).add("port", connection.port).add("target", connection.iqn)
+        target.add("portal", connection.portal).add("username", connection.username)
+        return target
+    target.add("address", address).add("path", path)
+    if connection.type == StorageType.NFS:
+        if connection.nfs_version is not None:
+            target.add("nfs_version", NFS_VERSION_OUT.get(connection.nfs_version))
+        target.add("nfs_retrans", connection.nfs_retrans).add("nfs_timeo", connection.nfs_timeo)
+    if connection.type in (StorageType.POSIXFS, StorageType.GLUSTERFS):
+        target.add("vfs_type", connection.vfs_type)
+    if connection.type in _FILE_TYPES:
+        target.add("mount_options", connection.mount_options)
+    if connection.type == StorageType.GLUSTERFS and connection.gluster_volume:
+        target.add("gluster_volume", Obj("gluster_volume", {"id": connection.gluster_volume}))
+    return target
+
+
+def storage_connection(connection: StorageConnection, base: str, *, href: str | None = None) -> Obj:
+    href = href or f"{base}/storageconnections/{connection.id}"
+    return _connection_details(Obj("storage_connection", {"href": href, "id": connection.id}), connection)
+
+
+def storage_connections(
+    connections: Iterable[StorageConnection], base: str, *, domain_id: str | None = None
+) -> Collection:
+    items = []
+    for connection in connections:
+        href = f"{base}/storagedomains/{domain_id}/storageconnections/{connection.id}" if domain_id else None
+        items.append(storage_connection(connection, base, href=href))
+    return Collection("storage_connections", "storage_connection", items)
+
+
+def _ref(tag: str, href: str, entity_id: str) -> Obj:
+    return Obj(tag, {"href": href, "id": entity_id})
+
+
+def storage_domain(
+    domain: StorageDomain,
+    base: str,
+    connections: Mapping[str, StorageConnection],
+    *,
+    data_center_id: str | None = None,
+) -> Obj:
+    """A domain; with ``data_center_id`` as seen under ``/datacenters/{dc}/storagedomains`` (with actions)."""
+    if data_center_id:
+        href = f"{base}/datacenters/{data_center_id}/storagedomains/{domain.id}"
+    else:
+        href = f"{base}/storagedomains/{domain.id}"
+    out = Obj("storage_domain", {"href": href, "id": domain.id})
+    out.add("name", domain.name).add("description", domain.description)
+    out.add("type", domain.domain_type).add("status", domain.status.value)
+    storage = Obj("storage")
+    known = [connections[c] for c in domain.connection_ids if c in connections]
+    if domain.storage_type in (*_FILE_TYPES, StorageType.LOCALFS) and known:
+        storage.attrs["id"] = known[0].id
+        _connection_details(storage, known[0])
+    else:
+        storage.add("type", domain.storage_type.value)
+    out.add("storage", storage)
+    if domain.data_center_id:
+        dc_ref = _ref("data_center", f"{base}/datacenters/{domain.data_center_id}", domain.data_center_id)
+        if data_center_id:
+            out.add("data_center", dc_ref)
+        out.add("data_centers", Many("data_center", [dc_ref]))
+    if data_center_id:
+        out.actions += [("activate", f"{href}/activate"), ("deactivate", f"{href}/deactivate")]
+    else:
+        out.links.append(("storageconnections", f"{href}/storageconnections"))
+    return out
+
+
+def storage_domains(
+    domains: Iterable[StorageDomain],
+    base: str,
+    connections: Mapping[str, StorageConnection],
+    *,
+    data_center_id: str | None = None,
+) -> Collection:
+    items = [storage_domain(d, base, connections, data_center_id=data_center_id) for d in domains]
+    return Collection("storage_domains", "storage_domain", items)
+
+
+def data_center(dc: DataCenter, base: str) -> Obj:
+    href = f"{base}/datacenters/{dc.id}"
+    out = Obj("data_center", {"href": href, "id": dc.id})
+    out.add("name", dc.name).add("description", dc.description).add("local", dc.local)
+    out.links.append(("storagedomains", f"{href}/storagedomains"))
+    return out
+
+
+def data_centers(dcs: Iterable[DataCenter], base: str) -> Collection:
+    return Collection("data_centers", "data_center", [data_center(dc, base) for dc in dcs])
+
+
+def host(h: Host, base: str) -> Obj:
+    out = Obj("host", {"href": f"{base}/hosts/{h.id}", "id": h.id})
+    out.add("name", h.name).add("address", h.address).add("port", h.port).add("status", h.status.value)
+    if h.data_center_id:
+        dc_ref = _ref("data_center", f"{base}/datacenters/{h.data_center_id}", h.data_center_id)
+        out.add("cluster", Obj("cluster").add("data_center", dc_ref))
+    return out
+
+
+def hosts(items: Iterable[Host], base: str) -> Collection:
+    return Collection("hosts", "host", [host(h, base) for h in items])
+
+
+def disk(d: LunDisk, base: str, connections: Mapping[str, StorageConnection]) -> Obj:
+    """A direct LUN disk: one ``<logical_unit>`` per path (connection), all with the LUN's id."""
+    out = Obj("disk", {"href": f"{base}/disks/{d.id}", "id": d.id})
+    out.add("name", d.name).add("alias", d.name).add("storage_type", "lun").add("status", "ok")
+    units = []
+    for connection_id in d.connection_ids:
+        connection = connections.get(connection_id)
+        if connection is None:
+            continue
+        unit = Obj("logical_unit", {"id": d.lun_id})
+        unit.add("address", connection.connection).add("port", connection.port).add("target", connection.iqn)
+        unit.add("portal", connection.portal).add("username", connection.username)
+        units.append(unit)
+    storage_type = StorageType.ISCSI if units else StorageType.FCP
+    if not units:
+        units.append(Obj("logical_unit", {"id": d.lun_id}))
+    lun_storage = Obj("lun_storage").add("type", storage_type.value)
+    out.add("lun_storage", lun_storage.add("logical_units", Many("logical_unit", units)))
+    return out
+
+
+def disks(items: Iterable[LunDisk], base: str, connections: Mapping[str, StorageConnection]) -> Collection:
+    return Collection("disks", "disk", [disk(d, base, connections) for d in items])
+
+
+def disk_attachment(vm_id: str, disk_id: str, plugged: bool, base: str) -> Obj:
+    out = Obj("disk_attachment", {"href": f"{base}/vms/{vm_id}/diskattachments/{disk_id}", "id": disk_id})
+    out.add("active", plugged)
+    out.add("disk", _ref("disk", f"{base}/disks/{disk_id}", disk_id))
+    out.add("vm", _ref("vm", f"{base}/vms/{vm_id}", vm_id))
+    return out
+
+
+def disk_attachments(v: Vm, base: str) -> Collection:
+    items = [disk_attachment(v.id, a.disk_id, a.plugged, base) for a in v.disk_attachments]
+    return Collection("disk_attachments", "disk_attachment", items)
+
+
+def vm(v: Vm, base: str, *, inline_attachments: bool = False) -> Obj:
+    href = f"{base}/vms/{v.id}"
+    out = Obj("vm", {"href": href, "id": v.id})
+    out.add("name", v.name).add("status", v.status.value)
+    if inline_attachments:
+        out.add("disk_attachments", Many("disk_attachment", disk_attachments(v, base).items))
+    out.actions += [(name, f"{href}/{name}") for name in ("start", "stop", "shutdown")]
+    out.links.append(("diskattachments", f"{href}/diskattachments"))
+    return out
+
+
+def vms(items: Iterable[Vm], base: str, *, inline_attachments: bool = False) -> Collection:
+    return Collection("vms", "vm", [vm(v, base, inline_attachments=inline_attachments) for v in items])
+
+
+COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "hosts", "disks", "vms")
+SEARCHABLE = ("storagedomains", "datacenters", "hosts", "disks", "vms")
+
+
+def api_root(
+    base: str,
+    user: User,
+    *,
+    instance_id: str,
+    engine_version: str,
+    hosts_total: int,
+    hosts_up: int,
+    domains_total: int,
+    domains_active: int,
+    vms_total: int,
+    vms_up: int,
+    now: datetime.datetime | None = None,
+) -> Obj:
+    """The entry point ``GET /ovirt-engine/api``: links to the collections, product info, summary."""
+    out = Obj("api")
+    for name in COLLECTIONS:
+        out.links.append((name, f"{base}/{name}"))
+        if name in SEARCHABLE:
+            out.links.append((f"{name}/search", f"{base}/{name}?search={{query}}"))
+    major, minor, revision = API_VERSION
+    version = Obj("version").add("build", 0).add("full_version", f"{PRODUCT_NAME} {engine_version}")
+    version.add("major", major).add("minor", minor).add("revision", revision)
+    out.add("product_info", Obj("product_info").add("instance_id", instance_id).add("name", PRODUCT_NAME)
+            .add("vendor", PRODUCT_VENDOR).add("version", version))
+    special = Obj("special_objects")
+    special.add("blank_template", _ref("blank_template", f"{base}/templates/{BLANK_ID}", BLANK_ID))
+    special.add("root_tag", _ref("root_tag", f"{base}/tags/{BLANK_ID}", BLANK_ID))
+    out.add("special_objects", special)
+    summary = Obj("summary")
+    summary.add("hosts", Obj("hosts").add("active", hosts_up).add("total", hosts_total))
+    domains = Obj("storage_domains").add("active", domains_active).add("total", domains_total)
+    summary.add("storage_domains", domains)
+    summary.add("vms", Obj("vms").add("active", vms_up).add("total", vms_total))
+    out.add("summary", summary)
+    stamp = (now or datetime.datetime.now(datetime.UTC)).isoformat(timespec="milliseconds")
+    out.add("time", stamp)
+    out.add("authenticated_user", Obj("authenticated_user").add("user_name", user.name))
+    out.add("effective_user", Obj("effective_user").add("user_name", user.name))
+    return out
+
+
+def action(*, description: str | None = None) -> Obj:
+    """oVirt's answer to an action that finished: ``<action><status>complete</status></action>``."""
+    return Obj("action").add("status", "complete").add("description", description)
+
+
+def fault(reason: str, detail: str) -> Obj:
+    return Obj("fault").add("reason", reason).add("detail", detail)

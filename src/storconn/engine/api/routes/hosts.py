@@ -1,0 +1,47 @@
+"""``/hosts``: the agents. List, add (``root_password`` carries the agent's token), get, remove."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import decode, encode, schema
+from ..media import empty
+from ..routing import Ctx, FaultRoute
+from .lookup import data_center_id
+
+router = APIRouter(route_class=FaultRoute)
+
+DEFAULT_AGENT_PORT = 54321  # the agent's default listening port (storconn.agent.config.DEFAULT_PORT)
+
+
+@router.get("/hosts")
+async def list_hosts(request: Request) -> Response:
+    ctx = Ctx(request)
+    found = ctx.search(await ctx.call(ctx.engine.list_hosts), lambda h: h.name, lambda h: h.id)
+    return ctx.ok(encode.hosts(found, ctx.base))
+
+
+@router.post("/hosts")
+async def add_host(request: Request) -> Response:
+    ctx = Ctx(request)
+    wanted = decode.host(await ctx.body(schema.HOST), default_port=DEFAULT_AGENT_PORT)
+    dc_id = await data_center_id(ctx, wanted.data_center) if wanted.data_center else None
+    added = await ctx.call(ctx.engine.add_host, wanted.name, address=wanted.address, port=wanted.port,
+                           token=wanted.token, data_center_id=dc_id)
+    document = encode.host(added, ctx.base)
+    return ctx.created(document, document.attrs["href"])
+
+
+@router.get("/hosts/{host_id}")
+async def get_host(request: Request, host_id: str) -> Response:
+    ctx = Ctx(request)
+    return ctx.ok(encode.host(await ctx.call(ctx.engine.get_host, host_id), ctx.base))
+
+
+@router.delete("/hosts/{host_id}")
+async def remove_host(request: Request, host_id: str) -> Response:
+    ctx = Ctx(request)
+    await ctx.call(ctx.engine.remove_host, host_id)
+    return empty()

@@ -1,0 +1,94 @@
+"""oVirt's message keys, the texts the engine sends with them, and the action prefixes.
+
+A fault detail is ``[<action> <message>]``: the action ("Cannot add Storage
+Connection.") is set by the command (``storconn.engine.service``), the rules
+raise errors carrying only the key and the message. Keys are oVirt's
+(``AppErrors.properties`` / ``EngineMessage``) wherever oVirt has one, so
+that tooling matching on them keeps working; the few that are storconn's
+own say so beside them.
+
+Messages name entities by name and id but never quote a secret: a CHAP
+password or a mount option's value never reaches a message.
+"""
+
+from __future__ import annotations
+
+from storconn.engine.errors import BadRequest, Conflict, NotFound
+
+__all__ = [
+    "Action",
+    "IncompleteParameters",
+    "bad_request",
+    "conflict",
+    "not_found",
+]
+
+
+class Action:
+    """The prefixes oVirt puts before a command's messages ("Cannot <verb> <type>.")."""
+
+    ADD_CONNECTION = "Cannot add Storage Connection."
+    EDIT_CONNECTION = "Cannot edit Storage Connection."
+    REMOVE_CONNECTION = "Cannot remove Storage Connection."
+    ATTACH_CONNECTION = "Cannot attach Storage Connection to Storage Domain."
+    DETACH_CONNECTION = "Cannot detach Storage Connection from Storage Domain."
+    TEST_CONNECTION = "Cannot test Storage Connection."
+    ADD_DOMAIN = "Cannot add Storage Domain."
+    EDIT_DOMAIN = "Cannot edit Storage Domain."
+    REMOVE_DOMAIN = "Cannot remove Storage Domain."
+    ATTACH_DOMAIN = "Cannot attach Storage Domain."
+    ACTIVATE_DOMAIN = "Cannot activate Storage Domain."
+    DEACTIVATE_DOMAIN = "Cannot deactivate Storage Domain."
+    DETACH_DOMAIN = "Cannot detach Storage Domain."
+    ADD_DATA_CENTER = "Cannot add Data Center."
+    ADD_HOST = "Cannot add Host."
+    REMOVE_HOST = "Cannot remove Host."
+    ADD_DISK = "Cannot add Virtual Disk."
+    REMOVE_DISK = "Cannot remove Virtual Disk."
+    ADD_VM = "Cannot add VM."
+    EDIT_VM = "Cannot edit VM."
+    ATTACH_DISK = "Cannot attach Virtual Disk."
+    ADD_USER = "Cannot add User."
+
+
+class IncompleteParameters(BadRequest):
+    """A required field is missing: oVirt's REST layer answers this one itself.
+
+    Its fault is ``<reason>Incomplete parameters</reason><detail>StorageConnection
+    [address, path] required for add</detail>``: no action prefix, no brackets,
+    exactly as oVirt's ``validateParameters`` writes it.
+    """
+
+    reason = "Incomplete parameters"
+
+    def __init__(self, entity: str, fields: list[str], verb: str) -> None:
+        # oVirt's REST layer sends no key; for connections its backend's key fits.
+        key = (
+            "VALIDATION_STORAGE_CONNECTION_EMPTY_CONNECTION"
+            if entity in ("StorageConnection", "StorageDomain")
+            else "INCOMPLETE_PARAMETERS"
+        )
+        super().__init__(key, f"{entity} [{', '.join(fields)}] required for {verb}")
+        self.fields = list(fields)
+
+    @property
+    def detail(self) -> str:
+        return self.message
+
+
+def bad_request(key: str, message: str) -> BadRequest:
+    return BadRequest(key, message)
+
+
+def conflict(key: str, message: str) -> Conflict:
+    return Conflict(key, message)
+
+
+def not_found(what: str, ident: str) -> NotFound:
+    """oVirt's 404 for an unknown id or name in a URL or a reference."""
+    return NotFound("ACTION_TYPE_FAILED_ENTITY_NOT_FOUND", f"Entity not found: {what} {ident}")
+
+
+def names(items: list[tuple[str, str]]) -> str:
+    """``[("data1", "id1")]`` gives ``data1 (id1)``: how messages list entities."""
+    return ", ".join(f"{name} ({ident})" for name, ident in items)

@@ -1,0 +1,267 @@
+"""The database layer on SQLite: migrations, the unique identity index, the repository (db/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from storconn.engine.db import (
+    Base,
+    Database,
+    Repository,
+    current_revision,
+    head_revision,
+    normalize_url,
+    upgrade,
+)
+from storconn.engine.db.database import make_engine
+from storconn.engine.model import (
+    DomainStatus,
+    Host,
+    HostStatus,
+    StorageConnection,
+    StorageDomain,
+    StorageType,
+)
+from storconn.engine.rules.references import DesiredRef
+from storconn.engine.secrets import SecretBox
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path}/engine.db"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[Database]:
+    database = Database(url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> SecretBox:
+    return SecretBox(tmp_path / "key")
+
+
+def nfs(cid: str, connection: str = "srv:/e") -> StorageConnection:
+    return StorageConnection(id=cid, type=StorageType.NFS, connection=connection)
+
+
+def test_migrations_create_exactly_the_models(url: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_upgrade_twice_is_a_no_op(url: str) -> None:
+    upgrade(url)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database) -> None:
+    with db.transaction(write=False) as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_postgres_url_gets_the_psycopg_driver() -> None:
+    assert normalize_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_connection_round_trips(db: Database, box: SecretBox) -> None:
+    conn = StorageConnection(
+        id="i1",
+        type=StorageType.ISCSI,
+        connection="10.0.0.1",
+        port=3260,
+        iqn="iqn.x:t",
+        portal="1",
+        username="u",
+        password="chap-secret",
+    )
+    with db.transaction() as session:
+        Repository(session, box).save_connection(conn)
+    with db.transaction(write=False) as session:
+        repo = Repository(session, box)
+        assert repo.connection("i1", secrets=True) == conn
+        assert repo.connection("i1").password is None  # type: ignore[union-attr]
+
+
+def test_chap_password_is_encrypted_at_rest(db: Database, box: SecretBox) -> None:
+    conn = StorageConnection(
+        id="i1",
+        type=StorageType.ISCSI,
+        connection="10.0.0.1",
+        port=3260,
+        iqn="iqn.x:t",
+        username="u",
+        password="chap-secret",
+    )
+    with db.transaction() as session:
+        Repository(session, box).save_connection(conn)
+    with db.transaction(write=False) as session:
+        stored = session.execute(
+            text("SELECT password_encrypted FROM storage_connections")
+        ).scalar_one()
+    assert "chap-secret" not in stored
+
+
+def test_host_token_is_encrypted_at_rest(db: Database, box: SecretBox) -> None:
+    with db.transaction() as session:
+        Repository(session, box).add_host(
+            Host(id="h1", name="h", address="127.0.0.1", port=1, token="agent-token")
+        )
+    with db.transaction(write=False) as session:
+        stored = session.execute(text("SELECT token_encrypted FROM hosts")).scalar_one()
+        assert "agent-token" not in stored
+        assert Repository(session, box).host("h", secrets=True).token == "agent-token"  # type: ignore[union-attr]
+
+
+def test_the_database_refuses_a_duplicate_identity(db: Database, box: SecretBox) -> None:
+    with db.transaction() as session:
+        Repository(session, box).save_connection(nfs("a", "Srv:/export/"))
+    with pytest.raises(IntegrityError):
+        with db.transaction() as session:
+            Repository(session, box).save_connection(nfs("b", "srv:/export"))
+
+
+def test_local_paths_are_unique_per_data_center(db: Database, box: SecretBox) -> None:
+    with db.transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO data_centers (id, name, local, created_at) "
+                "VALUES ('dc1', 'a', 1, '2026-01-01'), ('dc2', 'b', 1, '2026-01-01')"
+            )
+        )
+        repo = Repository(session, box)
+        repo.save_connection(
+            StorageConnection(id="l1", type=StorageType.LOCALFS, connection="/d"),
+            data_center_id="dc1",
+        )
+        repo.save_connection(
+            StorageConnection(id="l2", type=StorageType.LOCALFS, connection="/d"),
+            data_center_id="dc2",
+        )
+    with pytest.raises(IntegrityError):
+        with db.transaction() as session:
+            Repository(session, box).save_connection(
+                StorageConnection(id="l3", type=StorageType.LOCALFS, connection="/d/"),
+                data_center_id="dc1",
+            )
+
+
+def test_a_failed_transaction_leaves_nothing(db: Database, box: SecretBox) -> None:
+    with pytest.raises(RuntimeError):
+        with db.transaction() as session:
+            Repository(session, box).save_connection(nfs("a"))
+            raise RuntimeError
+    with db.transaction(write=False) as session:
+        assert Repository(session, box).connections() == []
+
+
+def test_a_connection_in_use_cannot_be_deleted_under_its_domain(
+    db: Database, box: SecretBox
+) -> None:
+    with db.transaction() as session:
+        repo = Repository(session, box)
+        repo.save_connection(nfs("c1"))
+        repo.save_domain(StorageDomain(id="d1", name="d", storage_type=StorageType.NFS))
+        repo.attach("d1", "c1")
+    with pytest.raises(IntegrityError):
+        with db.transaction() as session:
+            Repository(session, box).delete_connection("c1")
+
+
+def test_domains_list_their_connections_in_creation_order(db: Database, box: SecretBox) -> None:
+    with db.transaction() as session:
+        repo = Repository(session, box)
+        repo.save_connection(
+            StorageConnection(
+                id="z", type=StorageType.ISCSI, connection="a", port=3260, iqn="iqn.x:1"
+            )
+        )
+        repo.save_connection(
+            StorageConnection(
+                id="a", type=StorageType.ISCSI, connection="b", port=3260, iqn="iqn.x:2"
+            )
+        )
+        repo.save_domain(StorageDomain(id="d1", name="d", storage_type=StorageType.ISCSI))
+        repo.attach("d1", "a")
+        repo.attach("d1", "z")
+    with db.transaction(write=False) as session:
+        assert Repository(session, box).domain("d1").connection_ids == ["z", "a"]  # type: ignore[union-attr]
+
+
+def test_replace_references_makes_rows_exactly_the_wanted_set(db: Database, box: SecretBox) -> None:
+    with db.transaction() as session:
+        repo = Repository(session, box)
+        repo.add_host(Host(id="h1", name="h", address="127.0.0.1", port=1, status=HostStatus.UP))
+        repo.save_connection(nfs("c1"))
+        repo.save_domain(
+            StorageDomain(
+                id="d1", name="d", storage_type=StorageType.NFS, status=DomainStatus.ACTIVE
+            )
+        )
+        old = DesiredRef("h1", "engine:d1:c1:1", "d1", "c1", 1)
+        new = DesiredRef("h1", "engine:d1:c1:2", "d1", "c1", 2)
+        repo.replace_references(["h1"], {old})
+        repo.replace_references(["h1"], {new})
+        assert repo.references("h1") == [new]
+
+
+def test_old_flows_are_not_live(db: Database, box: SecretBox) -> None:
+    with db.transaction() as session:
+        repo = Repository(session, box)
+        repo.add_host(Host(id="h1", name="h", address="127.0.0.1", port=1))
+        repo.add_flow("f1", "h1", "test")
+        assert repo.live_flows(max_age=timedelta(minutes=10)) == {"f1"}
+        assert repo.live_flows(max_age=timedelta(seconds=-1)) == set()
+
+
+def test_in_memory_database_works() -> None:
+    database = Database("sqlite://")
+    from storconn.engine.db import upgrade_engine
+
+    upgrade_engine(database.engine)
+    with database.transaction(write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM storage_connections")).scalar() == 0
+    database.close()
+
+
+def test_unit_of_work_turns_a_duplicate_into_a_conflict(db: Database, box: SecretBox) -> None:
+    from storconn.engine.db import UnitOfWork
+    from storconn.engine.errors import Conflict
+
+    uow = UnitOfWork(db, box)
+    with uow() as repo:
+        repo.save_connection(nfs("a"))
+    with pytest.raises(Conflict) as err:
+        with uow() as repo:
+            repo.save_connection(nfs("b"))
+    assert err.value.key == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_ALREADY_EXISTS"
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_unit_of_work_turns_a_taken_name_into_a_conflict(db: Database, box: SecretBox) -> None:
+    from storconn.engine.db import UnitOfWork
+    from storconn.engine.errors import Conflict
+
+    uow = UnitOfWork(db, box)
+    with uow() as repo:
+        repo.save_domain(StorageDomain(id="d1", name="same", storage_type=StorageType.NFS))
+    with pytest.raises(Conflict) as err:
+        with uow() as repo:
+            repo.save_domain(StorageDomain(id="d2", name="same", storage_type=StorageType.NFS))
+    assert err.value.key == "ACTION_TYPE_FAILED_NAME_ALREADY_USED"
