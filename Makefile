@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STATE  ?= $(CURDIR)/.state
 AGENT_LISTEN ?= 127.0.0.1:54321
+ENGINE_LISTEN ?= 127.0.0.1:8080
 
 .PHONY: run test bench venv test-venv test-deps lint clean
 
@@ -23,13 +24,7 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	touch $@
 
 run: venv
-	@mkdir -p $(STATE)
-	@echo "storconn agent: state in $(STATE)/agent, mounts under $(STATE)/mnt"
-	@echo "  point the CLI at it:"
-	@echo "    export STORCONN_AGENT_URL=http://$(AGENT_LISTEN) STORCONN_TOKEN_FILE=$(STATE)/agent/token"
-	@echo "    $(BIN)/storconn refs list"
-	@echo "  (the engine and its web pages arrive with issue 4; Ctrl-C stops the agent)"
-	$(BIN)/storconn agent serve --state-dir $(STATE)/agent --mount-root $(STATE)/mnt --listen $(AGENT_LISTEN)
+	BIN=$(BIN) STATE=$(STATE) AGENT_LISTEN=$(AGENT_LISTEN) ENGINE_LISTEN=$(ENGINE_LISTEN) scripts/run
 
 test-deps:
 	scripts/install-test-deps

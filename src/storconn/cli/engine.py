@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,10 +59,11 @@ def serve(
     listen: Annotated[str, typer.Option(envvar="STORCONN_ENGINE_LISTEN", help="HOST:PORT")] = "127.0.0.1:8080",
     local_agent: Annotated[str | None, typer.Option(envvar="STORCONN_ENGINE_LOCAL_AGENT", help="Register this agent URL as host 'local'.")] = None,
     local_agent_token_file: Annotated[Path | None, typer.Option(envvar="STORCONN_ENGINE_LOCAL_AGENT_TOKEN_FILE")] = None,
+    sync_interval: Annotated[float, typer.Option(envvar="STORCONN_ENGINE_SYNC_INTERVAL", min=1, help="Seconds between host syncs.")] = 30.0,
     log_format: Annotated[str, typer.Option(envvar="STORCONN_LOG_FORMAT", help="text or json")] = "text",
     log_level: Annotated[str, typer.Option(envvar="STORCONN_LOG_LEVEL")] = "info",
 ) -> None:
-    """Serve the REST API (oVirt API v4 compatible) and the web pages."""
+    """Serve the REST API (oVirt API v4 compatible)."""
     import uvicorn
 
     from storconn.engine.api import create_app
@@ -74,11 +77,27 @@ def serve(
     engine = _open_engine(db, state_dir)
     if local_agent:
         _register_local_agent(engine, local_agent, local_agent_token_file)
+    stop = threading.Event()
+    syncer = threading.Thread(target=_sync_hosts, args=(engine, sync_interval, stop), daemon=True,
+                              name="storconn-host-sync")
+    syncer.start()
     try:
         uvicorn.run(create_app(engine), host=host.strip("[]") or "127.0.0.1", port=int(port),
                     log_level=log_level, access_log=False)
     finally:
+        stop.set()
+        syncer.join(timeout=10)
         engine.close()
+
+
+def _sync_hosts(engine: Any, interval: float, stop: threading.Event) -> None:
+    """Bring hosts that answer again Up and make their references match, every ``interval`` seconds."""
+    log = logging.getLogger("storconn.engine.sync")
+    while not stop.wait(interval):
+        try:
+            engine.sync_hosts()
+        except Exception:
+            log.exception("host sync failed; the next one retries")
 
 
 def _register_local_agent(engine: Any, url: str, token_file: Path | None) -> None:
@@ -135,7 +154,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 def _get(engine_url: str, user: str, password_file: Path | None, path: str) -> Any:
     import httpx
 
-    password = password_file.read_text().strip() if password_file else os.environ.get("STORCONN_ENGINE_PASSWORD", "")
+    try:
+        password = password_file.read_text().strip() if password_file else os.environ.get("STORCONN_ENGINE_PASSWORD", "")
+    except OSError as exc:
+        errors.print(f"[red]error:[/] cannot read the password file {password_file}: {exc.strerror}")
+        raise typer.Exit(2) from exc
     try:
         response = httpx.get(f"{engine_url}/ovirt-engine/api/{path}", auth=(user, password),
                              headers={"Accept": "application/json"}, timeout=30)

@@ -30,3 +30,7 @@ def configure(*, level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries that narrate every request or migration step: their news is
+    # the engine's own log lines, so only their warnings are kept.
+    for chatty in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
