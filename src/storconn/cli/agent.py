@@ -45,9 +45,10 @@ def serve(
     from storconn.agent.config import AgentConfig, load_toml, tuning
     from storconn.agent.server import serve as run_server
 
-    from .logs import configure
+    from .logs import configure, exit_on_sigterm
 
     configure(level=log_level, fmt=log_format)
+    exit_on_sigterm()
     file_values: dict[str, Any] = load_toml(config) if config else {}
 
     def pick(flag: Any, key: str, default: Any) -> Any:

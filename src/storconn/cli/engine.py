@@ -68,7 +68,7 @@ def serve(
 
     from storconn.engine.api import create_app
 
-    from .logs import configure
+    from .logs import configure, exit_on_sigterm
 
     configure(level=log_level, fmt=log_format)
     host, _, port = listen.rpartition(":")
@@ -81,6 +81,7 @@ def serve(
     syncer = threading.Thread(target=_sync_hosts, args=(engine, sync_interval, stop), daemon=True,
                               name="storconn-host-sync")
     syncer.start()
+    exit_on_sigterm()
     try:
         uvicorn.run(create_app(engine), host=host.strip("[]") or "127.0.0.1", port=int(port),
                     log_level=log_level, access_log=False)

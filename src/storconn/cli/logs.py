@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -19,6 +20,16 @@ class JsonLines(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end the process through SystemExit, so ``finally`` blocks run.
+
+    uvicorn shuts down gracefully on SIGTERM, then restores the handler it
+    found and raises the signal again: with the default handler the process
+    would die right there, before the engine or agent is closed.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
 def configure(*, level: str = "info", fmt: str = "text") -> None:
