@@ -25,6 +25,9 @@ from . import (
     acquire_batch_1000,
     acquire_one,
     api_latency_hung,
+    engine_activate_50_hosts,
+    engine_add_throughput,
+    engine_list_10000,
     mount_200_tmpfs,
     outage_glusterfs,
     outage_sshfs,
@@ -47,13 +50,14 @@ class Benchmark:
     run: Callable[[Workspace], list[Row]]
 
 
-# In the order of the issue: the cheap in-process ones first, the mounts last, then the outages
-# against real servers (a few minutes each).
+# In the order of the issues: the cheap in-process ones first, the mounts last, then the outages
+# against real servers (a few minutes each), then the engine's (issue 4).
 BENCHMARKS = {
     module.NAME: Benchmark(module.NAME, module.DESCRIPTION, module.run)
     for module in (
         acquire_one, acquire_batch_1000, statuses_10000_http, start_10000, mount_200_tmpfs,
         outage_sshfs, outage_glusterfs, api_latency_hung,
+        engine_list_10000, engine_add_throughput, engine_activate_50_hosts,
     )
 }
 

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -177,26 +178,39 @@ def _listing(payload: Any, key: str) -> list[dict[str, Any]]:
     return list(items or [])
 
 
+def _print_items(
+    items: list[dict[str, Any]], *, as_json: bool, title: str, columns: Sequence[str],
+    row: Callable[[dict[str, Any]], Sequence[str]],
+) -> None:
+    """The items as JSON, or as a table of ``columns`` with one ``row(item)`` each."""
+    if as_json:
+        console.print_json(json.dumps(items))
+        return
+    from rich.table import Table  # on use, as the other imports here: the CLI starts quicker
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(*row(item))
+    console.print(table)
+
+
 @app.command("connections")
 def list_connections(
     engine: EngineUrl = DEFAULT_URL, user: User = "admin@internal",
     password_file: PasswordFile = None, as_json: AsJson = False,
 ) -> None:
     """List storage connections."""
-    from rich.table import Table
-
     items = _listing(_get(engine, user, password_file, "storageconnections"), "storage_connection")
-    if as_json:
-        console.print_json(json.dumps(items))
-        return
-    table = Table(title="storage connections")
-    for column in ("id", "type", "address", "path / target", "port", "vfs_type", "mount_options"):
-        table.add_column(column, overflow="fold")
-    for item in items:
-        table.add_row(item.get("id", ""), item.get("type", ""), item.get("address", "") or "",
-                      item.get("path") or item.get("target") or "", str(item.get("port") or ""),
-                      item.get("vfs_type") or "", item.get("mount_options") or "")
-    console.print(table)
+    _print_items(items, as_json=as_json, title="storage connections", row=_connection_row,
+                 columns=("id", "type", "address", "path / target", "port", "vfs_type", "mount_options"))
+
+
+def _connection_row(item: dict[str, Any]) -> tuple[str, ...]:
+    return (item.get("id", ""), item.get("type", ""), item.get("address", "") or "",
+            item.get("path") or item.get("target") or "", str(item.get("port") or ""),
+            item.get("vfs_type") or "", item.get("mount_options") or "")
 
 
 @app.command("domains")
@@ -205,17 +219,12 @@ def list_domains(
     password_file: PasswordFile = None, as_json: AsJson = False,
 ) -> None:
     """List storage domains."""
-    from rich.table import Table
-
     items = _listing(_get(engine, user, password_file, "storagedomains"), "storage_domain")
-    if as_json:
-        console.print_json(json.dumps(items))
-        return
-    table = Table(title="storage domains")
-    for column in ("id", "name", "type", "storage", "status"):
-        table.add_column(column, overflow="fold")
-    for item in items:
-        storage = item.get("storage") or {}
-        table.add_row(item.get("id", ""), item.get("name", ""), item.get("type", ""),
-                      storage.get("type", "") if isinstance(storage, dict) else "", item.get("status", "") or "")
-    console.print(table)
+    _print_items(items, as_json=as_json, title="storage domains", row=_domain_row,
+                 columns=("id", "name", "type", "storage", "status"))
+
+
+def _domain_row(item: dict[str, Any]) -> tuple[str, ...]:
+    storage = item.get("storage") or {}
+    return (item.get("id", ""), item.get("name", ""), item.get("type", ""),
+            storage.get("type", "") if isinstance(storage, dict) else "", item.get("status", "") or "")

@@ -9,26 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
-from storconn.engine.api import create_app
 from tests.conftest import needs_root
 from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually, mounts_under
-from tests.unit.engine_api.server import serve
 
-from .test_api_sdk import ADMIN, open_engine
+from .conftest import ADMIN
 
 sdk = pytest.importorskip("ovirtsdk4", reason="the official oVirt SDK (ovirt-engine-sdk-python) is not installed")
 from ovirtsdk4 import types  # noqa: E402
 
 pytestmark = needs_root
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    engine = open_engine(tmp_path / "engine")
-    with serve(create_app(engine)) as base:
-        yield f"{base}/ovirt-engine/api"
-    engine.close()
 
 
 @pytest.fixture

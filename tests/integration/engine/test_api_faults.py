@@ -1,53 +1,15 @@
-"""Fault bodies and status codes of the API over the real Engine, in XML and JSON, with a plain HTTP client.
-
-Skipped, with the reason printed, until ``storconn.engine.service.Engine``
-implements the contract.
-"""
+"""Fault bodies and status codes of the API over the real Engine, in XML and JSON, with a plain HTTP client."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from storconn.engine.api import create_app
-from storconn.engine.errors import Unauthorized
-from storconn.engine.model import Role
-from tests.unit.engine_api.server import serve
+from .conftest import ADMIN, VIEWER
 
-_service = pytest.importorskip("storconn.engine.service")
-Engine: Any = getattr(_service, "Engine", None)
-if Engine is None or not hasattr(Engine, "add_connection"):
-    pytest.skip("storconn.engine.service.Engine is not implemented yet (no add_connection)", allow_module_level=True)
-
-ADMIN = ("admin@internal", "admin-Pa55word")
-VIEWER = ("viewer@internal", "viewer-Pa55word")
-
-
-def open_engine(tmp_path: Path) -> Any:
-    """A real Engine on SQLite in ``tmp_path`` with an admin and a viewer."""
-    real = Engine(f"sqlite:///{tmp_path / 'engine.db'}", key_file=tmp_path / "key", admin_password=ADMIN[1])
-    try:
-        real.authenticate(*ADMIN)
-    except Unauthorized:  # an engine that does not create its admin itself
-        real.add_user(*ADMIN, Role.ADMIN)
-    real.add_user(*VIEWER, Role.VIEWER)
-    return real
 NFS = b"<storage_connection><type>nfs</type><address>filer</address><path>/exp</path></storage_connection>"
-
-
-@pytest.fixture
-def base(tmp_path: Path) -> Iterator[str]:
-    engine = open_engine(tmp_path)
-    try:
-        with serve(create_app(engine)) as root:
-            yield root
-    finally:
-        engine.close()
 
 
 def _login(base: str, user: tuple[str, str]) -> dict[str, str]:

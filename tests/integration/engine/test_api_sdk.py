@@ -1,56 +1,19 @@
-"""The official oVirt SDK, unchanged, against the API over the real Engine (SQLite in tmp_path) on loopback.
-
-Skipped, with the reason printed, until ``storconn.engine.service.Engine``
-implements the contract.
-"""
+"""The official oVirt SDK, unchanged, against the API over the real Engine (SQLite in tmp_path) on loopback."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from storconn.engine.api import create_app
-from storconn.engine.errors import Unauthorized
-from storconn.engine.model import Role
-from tests.unit.engine_api.server import serve
+# Re-exported: other modules import these from here (they live in conftest.py, with the fixtures).
+from .conftest import ADMIN as ADMIN
+from .conftest import VIEWER as VIEWER
+from .conftest import open_engine as open_engine
 
 sdk = pytest.importorskip("ovirtsdk4", reason="the official oVirt SDK (ovirt-engine-sdk-python) is not installed")
 from ovirtsdk4 import types  # noqa: E402
-
-_service = pytest.importorskip("storconn.engine.service")
-Engine: Any = getattr(_service, "Engine", None)
-if Engine is None or not hasattr(Engine, "add_connection"):
-    pytest.skip("storconn.engine.service.Engine is not implemented yet (no add_connection)", allow_module_level=True)
-
-ADMIN = ("admin@internal", "admin-Pa55word")
-VIEWER = ("viewer@internal", "viewer-Pa55word")
-
-
-def open_engine(tmp_path: Path) -> Any:
-    """A real Engine on SQLite in ``tmp_path`` with an admin and a viewer."""
-    real = Engine(f"sqlite:///{tmp_path / 'engine.db'}", key_file=tmp_path / "key", admin_password=ADMIN[1])
-    try:
-        real.authenticate(*ADMIN)
-    except Unauthorized:  # an engine that does not create its admin itself
-        real.add_user(*ADMIN, Role.ADMIN)
-    real.add_user(*VIEWER, Role.VIEWER)
-    return real
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Any]:
-    real = open_engine(tmp_path)
-    yield real
-    real.close()
-
-
-@pytest.fixture
-def url(engine: Any) -> Iterator[str]:
-    with serve(create_app(engine)) as base:
-        yield f"{base}/ovirt-engine/api"
 
 
 @pytest.fixture

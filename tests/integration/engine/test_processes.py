@@ -43,7 +43,7 @@ import pytest
 from storconn.engine.db.locks import advisory_key
 from storconn.engine.rules import locks as lock_keys
 from tests.peers.agent import free_port
-from tests.peers.postgres import PostgresServer, available
+from tests.peers.postgres import PostgresServer
 from tests.peers.processes import stop
 
 ADMIN = ("admin@internal", "race-Adm1n-pw")
@@ -172,24 +172,10 @@ def start_engine(tmp_path: Path) -> Iterator[Callable[..., EngineProcess]]:
         engine.stop()
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    reason = available()
-    if reason:
-        print(f"\nskipping the engine-process tests on PostgreSQL: {reason}")
-        pytest.skip(reason)
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def pg_database(pg_server: PostgresServer) -> str:
+def pg_database(postgres: PostgresServer) -> str:
     """A fresh database, as the plain ``postgresql://`` URL an operator would give ``--db``."""
-    return pg_server.new_database().replace("postgresql+psycopg://", "postgresql://", 1)
+    return postgres.new_database().replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 # -- the REST calls ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from storconn.engine.service import Engine
 from tests.conftest import needs_root
 from tests.peers.agent import AgentProcess, free_port
 from tests.peers.mounts import eventually, mounts_under
-from tests.peers.postgres import PostgresServer, available
+from tests.peers.postgres import PostgresServer
 
 # Locks hold across processes only on PostgreSQL: an SQLite file has one engine process.
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -65,20 +65,6 @@ def tmpfs(name: str = "scratch", size: str = "16m") -> ConnectionFields:
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "SCRYPT_N", 2**10)
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    reason = available()
-    if reason:
-        print(f"\nskipping the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -479,16 +465,7 @@ def test_locks_hold_across_engines_on_postgres(
 @POSTGRES_ONLY
 def test_locks_hold_across_processes_on_postgres(database_url: str, engine: Engine) -> None:
     conn = engine.add_connection(NFS)
-    holder = textwrap.dedent(f"""
-        import sys
-        from storconn.engine.db import Locks, make_engine
-        with Locks(make_engine({database_url!r})).hold([{lock_keys.connection_key(conn.id)!r}]):
-            print("held", flush=True)
-            sys.stdin.readline()
-    """)
-    process = subprocess.Popen(
-        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    process = _lock_holder(database_url, lock_keys.connection_key(conn.id), until="sys.stdin.readline()")
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "held"
         with pytest.raises(ObjectLocked):
@@ -504,18 +481,25 @@ def test_locks_hold_across_processes_on_postgres(database_url: str, engine: Engi
 @POSTGRES_ONLY
 def test_a_killed_lock_holder_frees_its_locks(database_url: str, engine: Engine) -> None:
     conn = engine.add_connection(NFS)
-    holder = textwrap.dedent(f"""
-        import time
-        from storconn.engine.db import Locks, make_engine
-        with Locks(make_engine({database_url!r})).hold([{lock_keys.connection_key(conn.id)!r}]):
-            print("held", flush=True)
-            time.sleep(60)
-    """)
-    process = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    process = _lock_holder(database_url, lock_keys.connection_key(conn.id), until="time.sleep(60)")
     assert process.stdout is not None and process.stdout.readline().strip() == "held"
     process.kill()
     process.wait(timeout=10)
     eventually(lambda: _removable(engine, conn.id), timeout=10)
+
+
+def _lock_holder(database_url: str, key: str, *, until: str) -> subprocess.Popen[str]:
+    """A Python process of its own that takes ``key``, prints "held" and keeps it until ``until`` returns."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from storconn.engine.db import Locks, make_engine
+        with Locks(make_engine({database_url!r})).hold([{key!r}]):
+            print("held", flush=True)
+            {until}
+    """)
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
 
 
 def _removable(engine: Engine, connection_id: str) -> bool:

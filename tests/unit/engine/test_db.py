@@ -57,6 +57,19 @@ def nfs(cid: str, connection: str = "srv:/e") -> StorageConnection:
     return StorageConnection(id=cid, type=StorageType.NFS, connection=connection)
 
 
+def iscsi_with_chap() -> StorageConnection:
+    return StorageConnection(
+        id="i1",
+        type=StorageType.ISCSI,
+        connection="10.0.0.1",
+        port=3260,
+        iqn="iqn.x:t",
+        portal="1",
+        username="u",
+        password="chap-secret",
+    )
+
+
 def test_migrations_create_exactly_the_models(url: str) -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -81,16 +94,7 @@ def test_postgres_url_gets_the_psycopg_driver() -> None:
 
 
 def test_connection_round_trips(db: Database, box: SecretBox) -> None:
-    conn = StorageConnection(
-        id="i1",
-        type=StorageType.ISCSI,
-        connection="10.0.0.1",
-        port=3260,
-        iqn="iqn.x:t",
-        portal="1",
-        username="u",
-        password="chap-secret",
-    )
+    conn = iscsi_with_chap()
     with db.transaction() as session:
         Repository(session, box).save_connection(conn)
     with db.transaction(write=False) as session:
@@ -100,17 +104,8 @@ def test_connection_round_trips(db: Database, box: SecretBox) -> None:
 
 
 def test_chap_password_is_encrypted_at_rest(db: Database, box: SecretBox) -> None:
-    conn = StorageConnection(
-        id="i1",
-        type=StorageType.ISCSI,
-        connection="10.0.0.1",
-        port=3260,
-        iqn="iqn.x:t",
-        username="u",
-        password="chap-secret",
-    )
     with db.transaction() as session:
-        Repository(session, box).save_connection(conn)
+        Repository(session, box).save_connection(iscsi_with_chap())
     with db.transaction(write=False) as session:
         stored = session.execute(
             text("SELECT password_encrypted FROM storage_connections")

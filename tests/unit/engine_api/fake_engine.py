@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
+from typing import Any
 
 from storconn.engine.errors import BadRequest, Conflict, NotFound, Unauthorized
 from storconn.engine.model import (
@@ -152,6 +153,14 @@ class FakeEngine:
             raise Conflict("ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_STORAGE_DOMAINS",
                            "Storage connection belongs to storage domains.", action=REMOVE)
         del self.connections[connection_id]
+
+    def test_connection(self, connection_id: str, *, host: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The fake has no agents: every test "connects" at once."""
+        self._log("test_connection", connection_id, host=host)
+        self.get_connection(connection_id)
+        found = self.get_host(host)
+        return {"connected": True, "lastError": [0, ""], "path": None,
+                "host": {"id": found.id, "name": found.name}, "connection": connection_id}
 
     # domains
     def list_domains(self, *, max: int | None = None) -> list[StorageDomain]:

@@ -7,7 +7,7 @@ their status. Calls are blocking: the routes run them in a worker thread.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from storconn.engine.model import (
     ConnectionFields,
@@ -35,6 +35,8 @@ class EnginePort(Protocol):
     def update_connection(self, connection_id: str, fields: ConnectionFields, *, force: bool = False,
                           host: str | None = None) -> StorageConnection: ...
     def remove_connection(self, connection_id: str, *, host: str | None = None) -> None: ...
+    def test_connection(self, connection_id: str, *, host: str,
+                        timeout: float = 30.0) -> dict[str, Any]: ...  # NotFound
 
     # storage domains
     def list_domains(self, *, max: int | None = None) -> list[StorageDomain]: ...

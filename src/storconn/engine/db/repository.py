@@ -12,11 +12,11 @@ Thread-safety: a Repository lives inside one transaction of one thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storconn.connection import ConnectionInfo, InvalidParameter
 from storconn.engine.model import (
@@ -36,11 +36,13 @@ from storconn.engine.model import (
     VmStatus,
 )
 from storconn.engine.rules.duplicates import Candidate, duplicate_scope
+from storconn.engine.rules.fields import mount_fields
 from storconn.engine.rules.infos import identity_hash, identity_key, to_info
 from storconn.engine.rules.references import DesiredRef, desired_refs
 from storconn.engine.secrets import SecretBox
 
 from .schema import (
+    Base,
     ConnectionRow,
     DataCenterRow,
     DiskAttachmentRow,
@@ -212,25 +214,14 @@ class Repository:
             portal=conn.portal,
             username=conn.username,
             password_encrypted=self._box.encrypt(conn.password),
-            vfs_type=conn.vfs_type,
-            mount_options=conn.mount_options,
-            nfs_version=conn.nfs_version,
-            nfs_timeo=conn.nfs_timeo,
-            nfs_retrans=conn.nfs_retrans,
-            gluster_volume=conn.gluster_volume,
+            **mount_fields(conn),
             revision=conn.revision,
             identity_key=key,
             identity_hash=identity_hash(key),
             scope=duplicate_scope(conn, data_center_id),
             data_center_id=data_center_id,
         )
-        row = self.session.get(ConnectionRow, conn.id)
-        if row is None:
-            self.session.add(ConnectionRow(id=conn.id, **values))
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-        self.session.flush()
+        self._upsert(ConnectionRow, conn.id, values)
 
     def set_connection_data_center(
         self, conn: StorageConnection, data_center_id: str | None
@@ -257,12 +248,7 @@ class Repository:
             portal=row.portal,
             username=row.username,
             password=self._box.decrypt(row.password_encrypted) if secrets else None,
-            vfs_type=row.vfs_type,
-            mount_options=row.mount_options,
-            nfs_version=row.nfs_version,
-            nfs_timeo=row.nfs_timeo,
-            nfs_retrans=row.nfs_retrans,
-            gluster_volume=row.gluster_volume,
+            **mount_fields(row),
             revision=row.revision,
         )
 
@@ -305,13 +291,7 @@ class Repository:
             data_center_id=domain.data_center_id,
             status=str(domain.status),
         )
-        row = self.session.get(DomainRow, domain.id)
-        if row is None:
-            self.session.add(DomainRow(id=domain.id, **values))
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-        self.session.flush()
+        self._upsert(DomainRow, domain.id, values)
 
     def attach(self, domain_id: str, connection_id: str) -> None:
         self.session.add(DomainConnectionRow(domain_id=domain_id, connection_id=connection_id))
@@ -335,17 +315,9 @@ class Repository:
         self.session.flush()
 
     def _domains(self, rows: Sequence[DomainRow]) -> list[StorageDomain]:
-        ids = [row.id for row in rows]
-        mapping: dict[str, list[str]] = {domain_id: [] for domain_id in ids}
-        if ids:
-            pairs = self.session.execute(
-                select(DomainConnectionRow.domain_id, DomainConnectionRow.connection_id)
-                .join(ConnectionRow, ConnectionRow.id == DomainConnectionRow.connection_id)
-                .where(DomainConnectionRow.domain_id.in_(ids))
-                .order_by(ConnectionRow.created_at, ConnectionRow.id)
-            )
-            for domain_id, connection_id in pairs:
-                mapping[domain_id].append(connection_id)
+        mapping = self._connection_ids(
+            DomainConnectionRow.domain_id, DomainConnectionRow.connection_id, rows
+        )
         return [
             StorageDomain(
                 id=row.id,
@@ -397,17 +369,9 @@ class Repository:
         self.session.flush()
 
     def _disks(self, rows: Sequence[LunDiskRow]) -> list[LunDisk]:
-        ids = [row.id for row in rows]
-        mapping: dict[str, list[str]] = {disk_id: [] for disk_id in ids}
-        if ids:
-            pairs = self.session.execute(
-                select(LunDiskConnectionRow.disk_id, LunDiskConnectionRow.connection_id)
-                .join(ConnectionRow, ConnectionRow.id == LunDiskConnectionRow.connection_id)
-                .where(LunDiskConnectionRow.disk_id.in_(ids))
-                .order_by(ConnectionRow.created_at, ConnectionRow.id)
-            )
-            for disk_id, connection_id in pairs:
-                mapping[disk_id].append(connection_id)
+        mapping = self._connection_ids(
+            LunDiskConnectionRow.disk_id, LunDiskConnectionRow.connection_id, rows
+        )
         return [
             LunDisk(id=row.id, name=row.name, lun_id=row.lun_id, connection_ids=mapping[row.id])
             for row in rows
@@ -548,6 +512,42 @@ class Repository:
 
     def forget_flows_before(self, max_age: timedelta) -> None:
         self.session.execute(delete(FlowRow).where(FlowRow.started_at < utcnow() - max_age))
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _upsert(self, row_type: type[Base], row_id: str, values: Mapping[str, object]) -> None:
+        """Insert the row ``row_id`` with ``values``, or set every one of them on the stored row."""
+        row = self.session.get(row_type, row_id)
+        if row is None:
+            self.session.add(row_type(id=row_id, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        self.session.flush()
+
+    def _connection_ids(
+        self,
+        owner: InstrumentedAttribute[str],
+        connection: InstrumentedAttribute[str],
+        rows: Sequence[DomainRow | LunDiskRow],
+    ) -> dict[str, list[str]]:
+        """The connection ids of each row (a domain or a disk), in listing order, in one query.
+
+        ``owner`` and ``connection`` are the two columns of the row's link
+        table, as ``DomainConnectionRow.domain_id`` and ``.connection_id``.
+        """
+        ids = [row.id for row in rows]
+        mapping: dict[str, list[str]] = {owner_id: [] for owner_id in ids}
+        if ids:
+            pairs = self.session.execute(
+                select(owner, connection)
+                .join(ConnectionRow, ConnectionRow.id == connection)
+                .where(owner.in_(ids))
+                .order_by(ConnectionRow.created_at, ConnectionRow.id)
+            )
+            for owner_id, connection_id in pairs:
+                mapping[owner_id].append(connection_id)
+        return mapping
 
 
 def _data_center(row: DataCenterRow) -> DataCenter:

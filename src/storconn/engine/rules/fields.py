@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
+from typing import Protocol, TypedDict
 
 from storconn.connection import DEFAULT_ISCSI_PORT
 from storconn.engine.model import ConnectionFields, StorageConnection, StorageType
@@ -25,10 +26,12 @@ from .messages import IncompleteParameters
 __all__ = [
     "DEFAULT_PORTAL",
     "REQUIRED_ON_ADD",
+    "MountFields",
     "build_connection",
     "clean_fields",
     "connection_string",
     "merge_fields",
+    "mount_fields",
     "output_fields",
     "require_fields",
     "split_connection",
@@ -71,6 +74,49 @@ _NFS_VERSION_ALIASES = {
     "v4_2": "4.2",
     "auto": "auto",
 }
+
+
+class MountFields(TypedDict):
+    """How a file connection mounts: fields that keep one name from request to row to answer.
+
+    ``ConnectionFields``, ``StorageConnection`` and the database row all
+    carry them as they are, so ``mount_fields`` copies them between any two.
+    """
+
+    vfs_type: str | None
+    mount_options: str | None
+    nfs_version: str | None
+    nfs_timeo: int | None
+    nfs_retrans: int | None
+    gluster_volume: str | None
+
+
+class _HasMountFields(Protocol):
+    # Read-only, so that dataclasses and SQLAlchemy rows both qualify.
+    @property
+    def vfs_type(self) -> str | None: ...
+    @property
+    def mount_options(self) -> str | None: ...
+    @property
+    def nfs_version(self) -> str | None: ...
+    @property
+    def nfs_timeo(self) -> int | None: ...
+    @property
+    def nfs_retrans(self) -> int | None: ...
+    @property
+    def gluster_volume(self) -> str | None: ...
+
+
+def mount_fields(source: _HasMountFields) -> MountFields:
+    """The mount fields of ``source``, as keywords: ``StorageConnection(..., **mount_fields(row))``."""
+    return MountFields(
+        vfs_type=source.vfs_type,
+        mount_options=source.mount_options,
+        nfs_version=source.nfs_version,
+        nfs_timeo=source.nfs_timeo,
+        nfs_retrans=source.nfs_retrans,
+        gluster_volume=source.gluster_volume,
+    )
 
 
 def clean_fields(fields: ConnectionFields) -> ConnectionFields:
@@ -170,25 +216,20 @@ def build_connection(
     if storage_type is None:
         raise ValueError("build_connection needs the type")
     kept = _KEPT.get(storage_type, frozenset())
-    given = {name: getattr(fields, name) if name in kept else None for name in _ALL_FIELDS}
+    given = replace(fields, **{name: None for name in _ALL_FIELDS if name not in kept})
     conn = StorageConnection(
         id=connection_id,
         type=storage_type,
-        connection=connection_string(storage_type, given["address"], given["path"]),
+        connection=connection_string(storage_type, given.address, given.path),
         revision=revision,
-        vfs_type=given["vfs_type"],
-        mount_options=given["mount_options"],
-        nfs_version=given["nfs_version"],
-        nfs_timeo=given["nfs_timeo"],
-        nfs_retrans=given["nfs_retrans"],
-        gluster_volume=given["gluster_volume"],
+        **mount_fields(given),
     )
     if storage_type is StorageType.ISCSI:
-        conn.port = given["port"] if given["port"] is not None else DEFAULT_ISCSI_PORT
-        conn.iqn = given["target"]
-        conn.portal = given["portal"] or DEFAULT_PORTAL
-        conn.username = given["username"]
-        conn.password = given["password"]
+        conn.port = given.port if given.port is not None else DEFAULT_ISCSI_PORT
+        conn.iqn = given.target
+        conn.portal = given.portal or DEFAULT_PORTAL
+        conn.username = given.username
+        conn.password = given.password
     return conn
 
 
@@ -209,12 +250,7 @@ def stored_fields(conn: StorageConnection, *, secrets: bool = True) -> Connectio
         portal=conn.portal,
         username=conn.username,
         password=conn.password if secrets else None,
-        vfs_type=conn.vfs_type,
-        mount_options=conn.mount_options,
-        nfs_version=conn.nfs_version,
-        nfs_timeo=conn.nfs_timeo,
-        nfs_retrans=conn.nfs_retrans,
-        gluster_volume=conn.gluster_volume,
+        **mount_fields(conn),
     )
 
 
