@@ -78,6 +78,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -278,7 +279,9 @@ class Engine:
         force: bool = False,
         host: str | None = None,
     ) -> StorageConnection:
-        given = rules.clean_fields(fields)
+        # Not cleaned here: an empty string clears a field, and merge_fields
+        # must see it as given ("" → null), not as absent (None → keep).
+        given = fields if fields.type is None else replace(fields, type=rules.storage_type(fields.type))
         target = self._host(host) if host is not None else None
         new, domains, disk_ids = self._plan_edit(connection_id, given, force)
         lock_keys = keys.edit_connection_keys(
@@ -470,7 +473,8 @@ class Engine:
         lock_keys = keys.attach_connection_keys(domain_id, connection_id)
         with self.locks.hold(lock_keys, action=Action.DETACH_CONNECTION), self._tx() as repo:
             domain = _found(repo.domain(domain_id), "storage domain", domain_id)
-            domain_rules.check_detach_connection(domain, self._existing(repo, connection_id))
+            existing = self._existing(repo, connection_id, missing=NotFound)
+            domain_rules.check_detach_connection(domain, existing)
             # That mapping only: the LUNs and the domain's other paths stay.
             repo.detach(domain_id, connection_id)
 

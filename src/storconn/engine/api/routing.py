@@ -124,6 +124,8 @@ class Ctx:
         self.state: ApiState = request.app.state.storconn_api
         self.engine: EnginePort = self.state.engine
         self.base = request.scope.get("root_path", "").rstrip("/") + API_PREFIX
+        # Read now: a bad ?async must be refused before the command changes anything.
+        self.flag("async")
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking engine call in a worker thread."""
@@ -165,6 +167,9 @@ class Ctx:
         except ValueError:
             raise BodyError(f"Query parameter 'max': {value!r} is not an integer.", element="?max",
                             key="INVALID_VALUE") from None
+        if number > _MAX_LIMIT:
+            raise BodyError(f"Query parameter 'max': {value!r} is larger than {_MAX_LIMIT}.",
+                            element="?max", key="INVALID_VALUE")
         return None if number < 0 else number
 
     def wants_async(self, *, body_async: bool = False) -> bool:
@@ -210,6 +215,9 @@ class Ctx:
     def action_done(self, *, body_async: bool = False, description: str | None = None) -> Response:
         status = 202 if self.wants_async(body_async=body_async) else 200
         return render(self.request, encode.action(description=description), status=status)
+
+
+_MAX_LIMIT = 2**31 - 1  # what every database's LIMIT takes
 
 
 def not_found(what: str, entity_id: str) -> NotFound:

@@ -74,6 +74,8 @@ def parse_xml(data: bytes) -> XmlNode:
     except expat.ExpatError as exc:
         message = expat.errors.messages.get(exc.code, str(exc)) if exc.code else str(exc)
         raise XmlSyntaxError(f"malformed XML at line {exc.lineno}, column {exc.offset}: {message}") from exc
+    except LookupError as exc:  # an encoding Python does not know
+        raise XmlSyntaxError(f"malformed XML: {exc}") from exc
     except RecursionError as exc:  # pragma: no cover - depth is bounded above
         raise XmlSyntaxError("the document is nested too deeply") from exc
     if not roots:

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from storconn.engine.errors import BadRequest, NotFound
 from storconn.engine.model import StorageDomain
+from storconn.engine.rules import Action
 
 from .. import decode, encode, schema
 from ..document import Obj
@@ -40,7 +41,7 @@ async def add_domain(request: Request) -> Response:
         except NotFound as exc:  # engine rules: an unknown connection id is a bad request, not a 404 (or a 500)
             raise BadRequest("ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
                              f"Storage connection {wanted.connection_id} does not exist.",
-                             action="Cannot add Storage.") from exc
+                             action=Action.ADD_DOMAIN) from exc
     domain = await ctx.call(
         ctx.engine.add_domain, wanted.name, storage_type=storage_type, domain_type=wanted.domain_type,
         description=wanted.description, connection_id=wanted.connection_id, connection=wanted.connection,
