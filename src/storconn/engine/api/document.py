@@ -160,12 +160,16 @@ def _json_obj(obj: Obj) -> dict[str, Any]:
     if obj.actions:
         out["actions"] = {"link": [{"href": clean(h), "rel": r} for r, h in obj.actions]}
     for name, value in obj.items:
-        if isinstance(value, Obj):
-            out[name] = _json_obj(value)
-        elif isinstance(value, Many):
-            out[name] = {value.singular: [_json_obj(i) for i in value.items]} if value.items else {}
+        kind = type(value)
+        if kind is str and value.isascii() and value.isprintable():  # type: ignore[union-attr]
+            out[name] = value  # most values: plain text, nothing to convert or clean
+        elif kind is Obj:
+            out[name] = _json_obj(value)  # type: ignore[arg-type]
+        elif kind is Many:
+            many: Many = value  # type: ignore[assignment]
+            out[name] = {many.singular: [_json_obj(i) for i in many.items]} if many.items else {}
         else:
-            out[name] = _scalar_text(value)
+            out[name] = _scalar_text(value)  # type: ignore[arg-type]
     if obj.links:
         out["link"] = [{"href": clean(h), "rel": r} for r, h in obj.links]
     return out
