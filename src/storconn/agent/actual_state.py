@@ -40,10 +40,13 @@ class TargetState:
     repair_now: bool = False
     awaiting_probe: bool = False  # repaired: connected only once a probe agrees
     just_claimed: bool = False  # owned by this tick's claim, not yet mounted
-    seen_absent_at: float = float("-inf")  # when a tick last saw it missing
     probe_due: float = 0.0
     orphaned_since: float | None = None
     last_failed_attempt: float | None = None  # when the last failed attempt began
+    mount_id: int | None = None  # the agent's own mount, from mountinfo; None until it is seen
+    # The references now want other details than those mounted (defect 3 of
+    # issue 7): since when, so the remount waits out the grace period.
+    details_changed_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +102,13 @@ class ActualState:
         self.changed.notify_all()
 
     def view_locked(self, state: TargetState) -> TargetView:
+        connected = state.connected and not state.going and state.details_changed_since is None
         return TargetView(
-            connected=state.connected and not state.going,
+            connected=connected,
             error=state.error,
-            path=state.path,
+            # Only while connected: a path reported for a target that is not
+            # there invites writes to whatever is underneath.
+            path=state.path if connected else None,
             last_failed_attempt=state.last_failed_attempt,
         )
 

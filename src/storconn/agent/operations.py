@@ -23,11 +23,11 @@ from .metrics import AgentMetrics
 from .probes import Prober
 from .refs import Registry
 from .store import Store, StoredOwnership
+from .system import boot
 from .system.mountinfo import MountEntry
 
 log = logging.getLogger(__name__)
 
-_ABSENT_FRESH = 0.5  # seconds a tick's "not mounted" holds for a first attempt
 
 
 class Operations:
@@ -43,6 +43,7 @@ class Operations:
         config: ReconcilerConfig,
         clock: Callable[[], float],
         read_mounts: Callable[[str | None], dict[str, MountEntry]],
+        read_stack: Callable[[str], list[MountEntry]],
         prober: Prober,
         rng: random.Random,
         metrics: AgentMetrics | None,
@@ -54,6 +55,7 @@ class Operations:
         self._config = config
         self._clock = clock
         self._read_mounts = read_mounts
+        self._read_stack = read_stack
         self._prober = prober
         self._rng = rng
         self._metrics = metrics
@@ -81,26 +83,14 @@ class Operations:
         finally:
             state.just_claimed = False
 
-    def _still_absent(self, state: TargetState) -> bool:
-        """Whether the tick's look at the mount table is recent enough to trust.
-
-        Only for a first attempt started right after the tick: after a failed
-        or timed-out attempt the table is read again, since that mount may have
-        completed after all. Saves a read of the table per target when
-        hundreds are mounted at once.
-        """
-        return state.failures == 0 and self._clock() - state.seen_absent_at < _ABSENT_FRESH
-
     def _connect_claimed(self, state: TargetState) -> bool:
         started = self._clock()
         connector = self._connectors[state.info.type]
         try:
-            if self._still_absent(state):
-                present = False
-            else:
-                # A mount that timed out earlier may have completed since.
-                present = connector.present(state.info, state.path, self._read_mounts(state.path))
-            if present:
+            # Read before every mount: one that timed out earlier may have
+            # completed since, and a second mount would stack on it.
+            mounts = self._read_mounts(state.path)
+            if connector.present(state.info, state.path, mounts):
                 if state.just_claimed:
                     # Someone else mounted it since the tick looked: theirs.
                     self._store.disown(state.key)
@@ -108,13 +98,16 @@ class Operations:
                         state.owned = False
                 if not state.owned:
                     log.info("target %s: already there, using it without taking ownership", state.path)
+                elif state.mount_id is None:
+                    self._record_mount(state, mounts)  # ours, late: a mount that timed out completed
             else:
+                _refuse_occupied(state.path, mounts)
                 if not state.owned:
-                    self._store.own(StoredOwnership(state.key, stored_json(state.info), state.path))
+                    self._store.own(self._claim(state))
                     with self._table:
                         state.owned = True
                 log.info("connecting %s target %s", state.info.type, state.path)
-                connector.connect(state.info, state.path)
+                self._connect_and_verify(state)
         except (StorconnError, OSError) as exc:
             self.record_failure(state, exc, started)
             return False
@@ -122,6 +115,43 @@ class Operations:
             table.mark_connected_locked(state, now=self._clock(), probe_interval=self._config.probe_interval)
         log.info("connected %s target %s", state.info.type, state.path)
         return True
+
+    def _connect_and_verify(self, state: TargetState) -> None:
+        """Connect, then insist the target is really there: a mount helper that exits 0 proves nothing."""
+        connector = self._connectors[state.info.type]
+        try:
+            connector.connect(state.info, state.path)
+        except StorconnError as exc:
+            if exc.code != ErrorCode.TIMEOUT:
+                raise
+            # The command was killed, but the kernel may have finished the mount.
+            mounts = self._read_mounts(state.path)
+            if not connector.present(state.info, state.path, mounts):
+                raise
+            log.info("target %s: the mount completed after its timeout; keeping it", state.path)
+            self._record_mount(state, mounts)
+            return
+        mounts = self._read_mounts(state.path)
+        if not connector.present(state.info, state.path, mounts):
+            top = mounts.get(state.path) if state.path is not None else None
+            found = "nothing" if top is None else f"a {top.fstype} mount of {top.source}"
+            raise StorconnError(
+                f"{state.path}: the connect command reported success but the mount table shows {found} there",
+                code=ErrorCode.MOUNT_ERROR,
+            )
+        self._record_mount(state, mounts)
+
+    def _claim(self, state: TargetState, entry: MountEntry | None = None) -> StoredOwnership:
+        return ownership_record(state, entry)
+
+    def _record_mount(self, state: TargetState, mounts: dict[str, MountEntry]) -> None:
+        """Write down which mount is the agent's own, so a release unmounts that one and no other."""
+        entry = mounts.get(state.path) if state.path is not None else None
+        if entry is None:
+            return  # not a mount (a link, a session): the claim says enough
+        self._store.own(self._claim(state, entry))
+        with self._table:
+            state.mount_id = entry.mount_id
 
     # -- repair --------------------------------------------------------------
 
@@ -134,8 +164,17 @@ class Operations:
             log.warning("target %s is unhealthy but not the agent's to repair", state.path)
             return False
         log.warning("repairing %s target %s: %s", state.info.type, state.path, state.error[1])
+        connector = self._connectors[state.info.type]
         try:
-            self._connectors[state.info.type].repair(state.info, state.path)
+            self._refuse_foreign_top(state)
+            connector.repair(state.info, state.path)
+            mounts = self._read_mounts(state.path)
+            if not connector.present(state.info, state.path, mounts):
+                raise StorconnError(
+                    f"{state.path}: the reconnect reported success but the target is not mounted",
+                    code=ErrorCode.MOUNT_ERROR,
+                )
+            self._record_mount(state, mounts)
         except (StorconnError, OSError) as exc:
             self.record_failure(state, exc, started)
             return False
@@ -143,7 +182,7 @@ class Operations:
             # Mounted again is not healthy yet: only a good probe resets the
             # backoff, so a server that accepts mounts but fails every request
             # is not remounted in a tight loop.
-            probed = state.path is not None and self._connectors[state.info.type].probe_command(state.path)
+            probed = state.path is not None and connector.probe_command(state.path)
             table.mark_connected_locked(
                 state, now=self._clock(), probe_interval=self._config.probe_interval, healthy=not probed
             )
@@ -151,6 +190,18 @@ class Operations:
             state.retry_at = self._clock() + self.backoff(state.failures)
         log.info("repaired %s target %s", state.info.type, state.path)
         return True
+
+    def _refuse_foreign_top(self, state: TargetState) -> None:
+        """Refuse to touch the path when the top mount there is not the agent's own."""
+        if state.mount_id is None or state.path is None:
+            return
+        top = self._read_mounts(state.path).get(state.path)
+        if top is not None and top.mount_id != state.mount_id:
+            raise StorconnError(
+                f"{state.path}: a {top.fstype} mount of {top.source} is on top of the agent's own; "
+                "leaving both",
+                code=ErrorCode.BUSY,
+            )
 
     # -- disconnect ----------------------------------------------------------
 
@@ -163,10 +214,30 @@ class Operations:
         # point sees a disconnected target and is connected again afterwards.
         if not self._registry.run_if_unreferenced(state.key, mark_going):
             return False
+        return self._take_down(state)
+
+    def change_details(self, state: TargetState, info: ConnectionInfo) -> bool:
+        """Take the target down so that the next tick connects it with ``info``, its references' details."""
+        with self._table:
+            state.going = True
+        log.info("target %s: its references want other details; connecting it again", state.path)
+        if not self._take_down(state):
+            return False
+        with self._table as table:
+            state.info = info
+            state.details_changed_since = None
+            state.retry_at = 0.0
+            state.failures = 0
+            table.notify_locked()
+        return True
+
+    def _take_down(self, state: TargetState) -> bool:
+        """Unmount the agent's own mount (only that one, only when on top) and forget the ownership."""
         started = self._clock()
         connector = self._connectors[state.info.type]
         try:
-            if connector.present(state.info, state.path, self._read_mounts(state.path)):
+            mounts = self._read_mounts(state.path)
+            if self._ours_on_top(state, mounts):
                 log.info("disconnecting %s target %s", state.info.type, state.path)
                 connector.disconnect(state.info, state.path)
             self._store.disown(state.key)
@@ -178,7 +249,12 @@ class Operations:
                 if exc.code == ErrorCode.BUSY:
                     if not state.busy:
                         log.warning("target %s stays: %s; reported unmanaged", state.path, exc)
+                        state.failures = 0
                     state.busy = True
+                    state.failures += 1
+                    # Whoever holds it may hold it for hours: try again at the
+                    # tick period, then less and less often, never in a loop.
+                    state.retry_at = self._clock() + self.busy_backoff(state.failures)
                     state.error = (int(exc.code), exc.message)
                     table.notify_locked()
                     return False
@@ -186,11 +262,34 @@ class Operations:
             return False
         with self._table as table:
             state.owned = state.present = state.connected = state.going = state.busy = False
+            state.mount_id = None
             state.error = NO_ERROR
             self._prober.forget(state.key)
             table.notify_locked()
         log.info("disconnected %s target %s", state.info.type, state.path)
         return True
+
+    def _ours_on_top(self, state: TargetState, mounts: dict[str, MountEntry]) -> bool:
+        """Whether the thing to take down is the agent's own; raise BUSY when it lies under a foreign mount."""
+        connector = self._connectors[state.info.type]
+        top = mounts.get(state.path) if state.path is not None else None
+        if state.mount_id is None or state.path is None:
+            # A link, a session, or a claim whose mount was never seen: judged
+            # by type and source, as before mount ids were recorded.
+            return connector.present(state.info, state.path, mounts)
+        if top is None:
+            return False
+        if top.mount_id == state.mount_id:
+            return True
+        if any(entry.mount_id == state.mount_id for entry in self._read_stack(state.path)):
+            raise StorconnError(
+                f"{state.path}: a {top.fstype} mount of {top.source} was mounted on top of the agent's own; "
+                "leaving both until it goes",
+                code=ErrorCode.BUSY,
+            )
+        log.info("target %s: the agent's mount is gone and %s %s is someone else's; leaving it",
+                 state.path, top.fstype, top.source)
+        return False
 
     # -- outcomes ------------------------------------------------------------
 
@@ -213,6 +312,11 @@ class Operations:
             state.info.type, state.path, exc.message, state.failures, delay,
         )
 
+    def busy_backoff(self, failures: int) -> float:
+        """The wait before the next plain unmount of a busy target: one period, doubling up to busy_retry_cap."""
+        period = self._config.period
+        return float(min(max(self._config.busy_retry_cap, period), period * 2.0 ** (failures - 1)))
+
     def backoff(self, failures: int) -> float:
         """Exponential with equal jitter: half fixed, half random, so retries of many targets spread."""
         ceiling: float = min(self._config.backoff_cap, self._config.backoff_base * 2.0 ** (failures - 1))
@@ -223,6 +327,30 @@ def as_storconn_error(exc: StorconnError | OSError) -> StorconnError:
     if isinstance(exc, StorconnError):
         return exc
     return StorconnError(f"{exc.filename or 'target'}: {exc.strerror}", code=ErrorCode.CONNECTION)
+
+
+def ownership_record(state: TargetState, entry: MountEntry | None = None) -> StoredOwnership:
+    """The durable record that this boot's agent owns ``state`` (and, once seen, which mount is its own)."""
+    return StoredOwnership(
+        state.key,
+        stored_json(state.info),
+        state.path,
+        mount_id=None if entry is None else entry.mount_id,
+        source=None if entry is None else entry.source,
+        fstype=None if entry is None else entry.fstype,
+        boot_id=boot.boot_id(),
+    )
+
+
+def _refuse_occupied(path: str | None, mounts: dict[str, MountEntry]) -> None:
+    """Never mount over something else: the stack would hide it and a release could not tell them apart."""
+    top = mounts.get(path) if path is not None else None
+    if top is not None:
+        raise StorconnError(
+            f"{path} already has a {top.fstype} mount of {top.source}, which is not this target; "
+            "not mounting over it",
+            code=ErrorCode.MOUNT_ERROR,
+        )
 
 
 def stored_json(info: ConnectionInfo) -> str:

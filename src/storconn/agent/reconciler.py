@@ -30,12 +30,12 @@ from storconn.connection import ConnectionInfo, ErrorCode, StorconnError, parse_
 from .actual_state import NO_ERROR, ActualState, TargetState, TargetView
 from .connectors import Connector
 from .metrics import AgentMetrics
-from .operations import Operations, stored_json
+from .operations import Operations, ownership_record
 from .probes import Prober, ProbeResult
 from .reconciler_config import ReconcilerConfig
 from .refs import Registry
-from .store import Store, StoredOwnership
-from .system import mountinfo
+from .store import Store
+from .system import boot, mountinfo
 from .system.mountinfo import MountEntry
 
 __all__ = ["Reconciler", "ReconcilerConfig", "TargetState", "TargetView"]
@@ -64,6 +64,7 @@ class Reconciler:
         clock: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
         read_mounts: Callable[[str | None], dict[str, MountEntry]] = mountinfo.read,
+        read_stack: Callable[[str], list[MountEntry]] = mountinfo.stack,
         rng: random.Random | None = None,
         metrics: AgentMetrics | None = None,
     ) -> None:
@@ -88,6 +89,7 @@ class Reconciler:
             config=config,
             clock=clock,
             read_mounts=read_mounts,
+            read_stack=read_stack,
             prober=self._prober,
             rng=rng or random.Random(),
             metrics=metrics,
@@ -100,9 +102,20 @@ class Reconciler:
     # -- lifecycle -------------------------------------------------------
 
     def restore_ownership(self) -> None:
-        """Rebuild the owned targets from the store, before the first tick."""
+        """Rebuild the owned targets from the store, before the first tick.
+
+        A record from an earlier boot names a mount that died with that boot:
+        whatever is at its path now is someone else's, so the record is
+        dropped and the target connected again if references want it.
+        """
+        this_boot = boot.boot_id()
+        stale: list[str] = []
         with self._table:
             for record in self._store.load_ownership():
+                if record.boot_id is not None and record.boot_id != this_boot:
+                    log.info("ownership of %s is from an earlier boot: not the agent's any more", record.path)
+                    stale.append(record.target)
+                    continue
                 try:
                     info = parse_info(json.loads(record.info_json))
                 except StorconnError as exc:
@@ -111,6 +124,9 @@ class Reconciler:
                 state = self._new_state_locked(record.target, info)
                 state.path = record.path
                 state.owned = True
+                state.mount_id = record.mount_id
+        for target in stale:
+            self._store.disown(target)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="storconn-reconciler", daemon=True)
@@ -198,6 +214,9 @@ class Reconciler:
                 # Orphans first: they free pool slots and busy mounts, and a
                 # target re-acquired within its grace never reaches this step.
                 self._disconnect_orphans_locked(desired, now, work)
+                # Then targets whose details changed: taken down here, they
+                # are connected with the new details on the next tick.
+                self._change_details_locked(desired, now, work)
                 self._connect_missing_locked(desired, now, work)
                 self._repair_unhealthy_locked(desired, now, work)
                 self._start_probes_locked(desired, now)
@@ -217,7 +236,7 @@ class Reconciler:
         """
         if not work.claims:
             return
-        records = [StoredOwnership(s.key, stored_json(s.info), s.path) for s in work.claims]
+        records = [ownership_record(s) for s in work.claims]
         try:
             self._store.own_many(records)
         except StorconnError as exc:
@@ -244,9 +263,12 @@ class Reconciler:
             state.present = connector.present(state.info, state.path, mounts)
             if key in desired:
                 state.orphaned_since = None
-                if state.busy and state.present:
+                self._follow_details_locked(state, desired[key], now)
+                if state.busy and state.present and state.details_changed_since is None:
                     log.info("target %s: busy mount adopted by a new reference", state.path)
                     state.busy = False
+                    state.failures = 0
+                    state.retry_at = 0.0
                 if state.connected and not state.present:
                     # Whatever took it away, it is gone: mount again at once.
                     self._table.set_error_locked(state, ErrorCode.CONNECTION_LOST, "the mount disappeared")
@@ -261,12 +283,37 @@ class Reconciler:
                     # Adopted after a restart, or made by someone else: usable
                     # until a probe says otherwise.
                     self._mark_connected_locked(state)
+            elif state.details_changed_since is not None:
+                state.details_changed_since = None  # nobody wants the new details either
+                state.orphaned_since = now
             elif not state.owned:
                 # Not ours and not wanted: forget it, never touch it.
                 self._prober.forget(key)
                 del self._states[key]
             elif state.orphaned_since is None:
                 state.orphaned_since = now
+
+    def _follow_details_locked(self, state: TargetState, wanted: ConnectionInfo, now: float) -> None:
+        """A target's details are those of its references.
+
+        The registry refuses a second reference with other details while one
+        is held, so they change only after the last reference with the old
+        ones was released. A target not up (or not the agent's) takes the new
+        details at once; one the agent mounted is connected again with them
+        after the grace period, in case the old details come back within it.
+        """
+        if state.info is wanted or state.info == wanted:
+            state.details_changed_since = None
+            return
+        if not state.present or not state.owned:
+            state.info = wanted
+            state.details_changed_since = None
+            return
+        if state.details_changed_since is None:
+            log.info("target %s: its references now want other details; reconnecting after the grace period",
+                     state.path)
+            state.details_changed_since = now
+            self._table.notify_locked()
 
     def _collect_probes_locked(self, now: float) -> None:
         for key, result in self._prober.poll().items():
@@ -283,9 +330,21 @@ class Reconciler:
                 continue
             if state.orphaned_since is None or now - state.orphaned_since < self._config.grace:
                 continue
-            if now < state.retry_at and not state.busy:
+            if now < state.retry_at:  # busy ones too: operations.busy_backoff paces them
                 continue
             work.operations.append((key, "disconnect", partial(self._operations.disconnect, state)))
+
+    def _change_details_locked(
+        self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
+    ) -> None:
+        for key, info in desired.items():
+            state = self._states[key]
+            since = state.details_changed_since
+            if key in self._in_flight or since is None or now - since < self._config.grace:
+                continue
+            if now < state.retry_at:
+                continue
+            work.operations.append((key, "reconnect", partial(self._operations.change_details, state, info)))
 
     def _connect_missing_locked(
         self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
@@ -296,7 +355,6 @@ class Reconciler:
                 continue
             if not state.owned:
                 work.claims.append(state)
-            state.seen_absent_at = now
             work.operations.append((key, "connect", partial(self._operations.connect, state)))
 
     def _repair_unhealthy_locked(
@@ -323,6 +381,8 @@ class Reconciler:
             if key in desired:
                 if not state.present or state.repair_now or state.probe_failures:
                     due = min(due, state.retry_at)
+                if state.details_changed_since is not None:
+                    due = min(due, max(state.retry_at, state.details_changed_since + self._config.grace))
             elif state.owned and state.orphaned_since is not None:
                 due = min(due, max(state.retry_at, state.orphaned_since + self._config.grace))
         self._next_due = max(due, now)

@@ -11,7 +11,7 @@ class ReconcilerConfig:
 
     With the defaults an outage shows in ``statuses`` within probe_interval +
     probe_timeout = 4 s, and a server that comes back is used again within
-    backoff_cap + one mount (≤ 0.5 s for a network file system) = 2 s.
+    backoff_cap (1.5 s) + one mount (≤ 0.5 s for a network file system) = 2 s.
     """
 
     period: float = 1.0
@@ -25,4 +25,8 @@ class ReconcilerConfig:
     probe_failures_to_repair: int = 3
     probe_retry_interval: float = 0.5  # between probes of a target that failed one
     unsupported_retry: float = 30.0  # between attempts this host cannot do (494)
+    # A busy unmount is retried after one period, then every 2, 4, ... up to
+    # this: a mount held for hours costs a umount every 10 s, not 20 a second,
+    # and one let go of is unmounted within 10 s.
+    busy_retry_cap: float = 10.0
     pool_size: int = 16

@@ -126,7 +126,7 @@ def test_vanished_mount_is_mounted_again_at_once(registry: Registry, reconciler:
     assert _view(reconciler, registry, "a").connected
 
 
-def test_busy_target_stays_and_is_retried_each_tick(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock, store: Store) -> None:
+def test_busy_target_stays_and_is_retried_at_the_tick_period(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock, store: Store) -> None:
     registry.acquire({"a": TMP})
     reconciler.tick()
     (path,) = kernel.mounts
@@ -135,12 +135,33 @@ def test_busy_target_stays_and_is_retried_each_tick(registry: Registry, reconcil
     reconciler.tick()  # the agent wakes at once on a release: the grace starts here
     clock.advance(3)
     reconciler.tick()
+    reconciler.tick()  # the same instant: not again
+    assert connector.count("disconnect") == 1
+    assert path in kernel.mounts and len(store.load_ownership()) == 1
+    clock.advance(1.0)  # one period
     reconciler.tick()
     assert connector.count("disconnect") == 2
-    assert path in kernel.mounts and len(store.load_ownership()) == 1
     connector.busy.clear()
+    clock.advance(2.0)
     reconciler.tick()
     assert kernel.mounts == {}
+
+
+def test_busy_retries_back_off_instead_of_looping(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    (path,) = kernel.mounts
+    connector.busy.add(path)
+    registry.release(["a"])
+    reconciler.tick()
+    clock.advance(2.0)
+    # The loop polls every 50 ms while anything is in flight: 30 s of it.
+    for _ in range(600):
+        reconciler.tick()
+        clock.advance(0.05)
+    # 1, 2, 4, 8, then every 10 s: a handful, not 600.
+    assert 4 <= connector.count("disconnect") <= 8
+    assert path in kernel.mounts
 
 
 def test_busy_target_is_adopted_by_a_new_acquire(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock) -> None:
