@@ -19,6 +19,7 @@ class MountEntry:
     fstype: str
     source: str
     options: str
+    super_options: str = ""  # the file system's own (tmpfs size=, nfs vers=), after the source
 
 
 def _unescape(field: str) -> str:
@@ -53,6 +54,7 @@ def parse(text: str) -> list[MountEntry]:
                 fstype=fields[sep + 1],
                 source=_unescape(fields[sep + 2]),
                 options=fields[5],
+                super_options=fields[sep + 3] if len(fields) > sep + 3 else "",
             )
         )
     return entries
