@@ -56,6 +56,15 @@ def _sshfs_pid(path: str) -> int:
     raise AssertionError(f"no sshfs process for {path}")
 
 
+def _write(path: Path, text: str) -> int:
+    """Write in a child with a deadline, as a client would: an outage may make it fail or wait, never hang us."""
+    try:
+        return subprocess.run(["sh", "-c", f"printf %s '{text}' > '{path}'"], timeout=20,
+                              capture_output=True).returncode
+    except subprocess.TimeoutExpired:
+        return -1
+
+
 def test_write_through_outage_and_recovery(agent: Agent, ssh_server: SshServer, remote: Path, mount_root: Path) -> None:
     path = _connect(agent, ssh_server, remote)
     assert mounts_under(mount_root)[path].fstype == "fuse.sshfs"
@@ -65,10 +74,39 @@ def test_write_through_outage_and_recovery(agent: Agent, ssh_server: SshServer, 
     ssh_server.kill()
     down = eventually(lambda: _down(agent), timeout=10)
     assert down["lastError"][0] != 0 and down["lastError"][1]  # type: ignore[index]
+    assert down["path"] is None  # type: ignore[index]
+    # A client that still writes to the old path during the outage: the write
+    # fails, or it reaches the server once it is back; it never lands on the
+    # local disk under the mount point, to be shadowed after recovery.
+    during = _write(Path(path) / "during", "written during the outage")
 
     ssh_server.start()
     eventually(lambda: _status(agent)["connected"], timeout=15)
     assert (Path(path) / "before").read_text() == "written before the outage"
+    if during == 0:
+        assert (remote / "during").read_text() == "written during the outage"
+    else:
+        assert not (Path(path) / "during").exists() and not (remote / "during").exists()
+    agent.release(["ssh"])
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)
+    # Nothing was written under the mount itself.
+    assert not Path(path).exists() or not any(Path(path).iterdir())
+
+
+def test_failed_repair_leaves_no_writable_path(agent: Agent, ssh_server: SshServer, remote: Path, mount_root: Path) -> None:
+    path = _connect(agent, ssh_server, remote)
+    ssh_server.kill()
+    os.kill(_sshfs_pid(path), signal.SIGKILL)  # ENOTCONN: repaired at once, and the reconnect fails
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)  # the repair's lazy unmount
+    status = eventually(lambda: _down(agent), timeout=10)
+    assert status["path"] is None  # type: ignore[index]
+    assert _write(Path(path) / "lost", "must not land on the root file system") != 0
+    assert not (Path(path) / "lost").exists()
+    ssh_server.start()
+    eventually(lambda: _status(agent)["connected"], timeout=20)
+    assert _status(agent)["path"] == path
+    (Path(path) / "after").write_text("reaches the server")
+    assert (remote / "after").read_text() == "reaches the server"
 
 
 def test_hung_server_leaves_the_api_answering(agent: Agent, ssh_server: SshServer, remote: Path) -> None:
