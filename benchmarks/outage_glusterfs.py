@@ -11,7 +11,7 @@ timings. Each round:
 - **recovery**: once PID 1 has reaped the killed brick (glusterd refuses to
   start a brick whose old pid still exists), ``gluster volume start VOL
   force``; the clock starts when that command returns, and stops when
-  ``statuses`` says ``connected: true``. Budget: the backoff cap, 2 s.
+  ``statuses`` says ``connected: true``. Budget: the backoff cap, 1.5 s.
 
 A random 0.5–2.5 s with everything up separates the rounds, so the kills
 fall at every phase of the probe interval. At the end the reference is
@@ -34,7 +34,7 @@ from .workspace import Workspace
 
 NAME = "outage_glusterfs"
 DESCRIPTION = (
-    "brick killed → connected: false (4 s), volume start force → connected: true (2 s); "
+    "brick killed → connected: false (4 s), volume start force → connected: true (1.5 s); "
     "default timings, 10 rounds"
 )
 ROUNDS = 10

@@ -1,7 +1,7 @@
 """outage_sshfs: a real sshd killed and started again, as a client of the agent sees it.
 
 One agent process with its default timings (probe interval 2 s, probe
-timeout 2 s, backoff 0.25 s up to 2 s, period 1 s) holds one ``posixfs``
+timeout 2 s, backoff 0.25 s up to 1.5 s, period 1 s) holds one ``posixfs``
 ``fuse.sshfs`` reference to a directory served by a real OpenSSH server on
 127.0.0.1 (tests/peers/sshd.py). Each round:
 
@@ -12,7 +12,7 @@ timeout 2 s, backoff 0.25 s up to 2 s, period 1 s) holds one ``posixfs``
 - **recovery**: start sshd again; ``SshServer.start`` returns once a real ssh
   login works, and the clock starts then (the server's own start-up is not
   the agent's); the time until ``statuses`` says ``connected: true``.
-  Budget: the backoff cap, 2 s.
+  Budget: the backoff cap, 1.5 s.
 
 Between rounds the server is left up for a random 0.5–2.5 s, so the kills
 fall at every phase of the probe interval rather than always right after a
@@ -35,7 +35,7 @@ from .workspace import Workspace
 
 NAME = "outage_sshfs"
 DESCRIPTION = (
-    "sshd killed → connected: false (4 s), sshd back → connected: true (2 s); default timings, 10 rounds"
+    "sshd killed → connected: false (4 s), sshd back → connected: true (1.5 s); default timings, 10 rounds"
 )
 ROUNDS = 10
 REF = "ssh"

@@ -29,7 +29,7 @@ POLL = 0.02  # seconds between statuses calls while an outage is watched
 DEFAULTS = ReconcilerConfig()
 DETECTION_LIMIT = DEFAULTS.probe_interval + DEFAULTS.probe_timeout  # 4 s: docs/agent.md's budget
 DETECTION_TARGET = 1.25  # the budget: 5 s, i.e. 1.25 × 4 s
-RECOVERY_LIMIT = DEFAULTS.backoff_cap  # 2 s
+RECOVERY_LIMIT = DEFAULTS.backoff_cap  # 1.5 s
 RECOVERY_TARGET = 1.0
 
 
