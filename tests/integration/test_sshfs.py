@@ -101,12 +101,15 @@ def test_failed_repair_leaves_no_writable_path(agent: Agent, ssh_server: SshServ
     status = eventually(lambda: _down(agent), timeout=10)
     assert status["path"] is None  # type: ignore[index]
     assert _write(Path(path) / "lost", "must not land on the root file system") != 0
-    assert not (Path(path) / "lost").exists()
     ssh_server.start()
     eventually(lambda: _status(agent)["connected"], timeout=20)
     assert _status(agent)["path"] == path
     (Path(path) / "after").write_text("reaches the server")
     assert (remote / "after").read_text() == "reaches the server"
+    assert not (remote / "lost").exists()
+    agent.release(["ssh"])
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)
+    assert not Path(path).exists() or not any(Path(path).iterdir())  # nothing landed underneath
 
 
 def test_hung_server_leaves_the_api_answering(agent: Agent, ssh_server: SshServer, remote: Path) -> None:
@@ -153,10 +156,16 @@ def test_mount_gone_leaves_no_write_on_local_disk(agent: Agent, ssh_server: SshS
     # What sshfs without reconnect does when its session dies: it unmounts
     # itself and the mount point is a plain local directory again.
     subprocess.run(["fusermount", "-u", path], check=True, timeout=10)
-    assert path not in mounts_under(mount_root)
+    # A client writing right away: refused by the sealed mount point, or (if
+    # the agent has mounted it again already) on the server; never local.
+    early = _write(Path(path) / "early", "right after the unmount")
     eventually(lambda: _remounted(agent, path, old), timeout=15)
     (Path(path) / "landed").write_text("remote")
     assert (remote / "landed").read_text() == "remote"
+    assert (remote / "early").exists() == (early == 0)
+    agent.release(["ssh"])
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)
+    assert not Path(path).exists() or not any(Path(path).iterdir())
 
 
 def test_killed_sshfs_enotconn_is_repaired(agent: Agent, ssh_server: SshServer, remote: Path) -> None:

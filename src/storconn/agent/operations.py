@@ -98,8 +98,11 @@ class Operations:
                         state.owned = False
                 if not state.owned:
                     log.info("target %s: already there, using it without taking ownership", state.path)
-                elif state.mount_id is None:
-                    self._record_mount(state, mounts)  # ours, late: a mount that timed out completed
+                else:
+                    # Ours: a mount of an earlier attempt of the agent's that
+                    # completed late (after its timeout). Record it if it is
+                    # not the one on record, so a release finds it.
+                    self._record_mount(state, mounts)
             else:
                 _refuse_occupied(state.path, mounts)
                 if not state.owned:
@@ -147,8 +150,8 @@ class Operations:
     def _record_mount(self, state: TargetState, mounts: dict[str, MountEntry]) -> None:
         """Write down which mount is the agent's own, so a release unmounts that one and no other."""
         entry = mounts.get(state.path) if state.path is not None else None
-        if entry is None:
-            return  # not a mount (a link, a session): the claim says enough
+        if entry is None or entry.mount_id == state.mount_id:
+            return  # not a mount (a link, a session), or already on record
         self._store.own(self._claim(state, entry))
         with self._table:
             state.mount_id = entry.mount_id

@@ -303,6 +303,7 @@ class Reconciler:
         after the grace period, in case the old details come back within it.
         """
         if state.info is wanted or state.info == wanted:
+            state.info = wanted  # the next tick compares identities, not every field
             state.details_changed_since = None
             return
         if not state.present or not state.owned:

@@ -289,3 +289,12 @@ def test_a_mount_that_completes_after_its_timeout_is_kept_not_stacked(registry: 
     (path,) = kernel.mounts
     (record,) = store.load_ownership()
     assert record.mount_id == kernel.mounts[path].mount_id
+
+
+def test_listeners_hear_of_changes_outside_the_lock(registry: Registry, reconciler: Reconciler) -> None:
+    heard: list[bool] = []
+    # A listener that takes the reconciler's lock itself would deadlock if called under it.
+    reconciler.add_listener(lambda: heard.append(reconciler.view("nothing") is None))
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    assert heard and all(heard)

@@ -121,10 +121,15 @@ def same_source(spec: str, shown: str) -> bool:
         return True
     if spec.startswith(("UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=")):
         return True
-    if spec.startswith("/"):
-        # lstat and readlink only, on a path the validation made absolute.
-        resolved = os.path.realpath(spec)
-        return shown == resolved or mountinfo.loop_backing_file(shown) == resolved
+    if not spec.startswith("/"):
+        return False
+    if mountinfo.loop_backing_file(shown) == spec:
+        return True  # an image mounted with ``loop`` (sysfs: never blocks)
+    if spec.startswith("/dev/"):
+        # A link to a device (/dev/disk/by-uuid/...): resolving it reads
+        # devtmpfs only. Paths elsewhere are never resolved here, since this
+        # runs on every tick and an image may lie on a hung mount.
+        return shown == os.path.realpath(spec)
     return False
 
 
