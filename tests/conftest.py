@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,9 @@ def mount_root(tmp_path: Path) -> Iterator[Path]:
     yield root
     if is_root():
         unmount_all_under(root)
+        # The agent seals its mount points (immutable); unseal them so that
+        # pytest can remove the test's directory.
+        subprocess.run(["chattr", "-R", "-i", str(root)], check=False, capture_output=True, timeout=30)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from storconn.agent.connectors.base import target_path
 from storconn.agent.system import mountinfo
 from storconn.connection import parse_info
 from tests.conftest import needs_root
+from tests.integration.conftest import FAST
 from tests.peers.mounts import eventually, mounts_under
 
 pytestmark = needs_root
@@ -33,8 +34,9 @@ def test_two_references_one_mount_until_the_last_release(agent: Agent, mount_roo
     assert entry.fstype == "tmpfs" and entry.mountpoint == agent.statuses(["a"])["a"]["path"]
 
     agent.release(["a"])
-    agent.wait(["b"], timeout=1)
-    assert entry.mountpoint in mounts_under(mount_root)
+    # Past the grace period and a few ticks: a wrong unmount would have happened by now.
+    time.sleep(FAST.grace + 5 * FAST.period)
+    assert mounts_under(mount_root).get(entry.mountpoint) == entry
     assert _connected(agent, "b")
 
     agent.release(["b"])
@@ -93,9 +95,7 @@ def test_mount_made_by_someone_else_is_never_unmounted(agent: Agent, mount_root:
     agent.acquire({"a": TMPFS})
     assert agent.wait(["a"], timeout=5)["a"]["connected"]
     agent.release(["a"])
-    # Well past the grace period and several ticks.
-    import time
-    time.sleep(1.5)
+    time.sleep(FAST.grace + 10 * FAST.period)  # well past the grace period, several ticks
     assert path in mounts_under(mount_root)
     assert not any(i.startswith("unmanaged:") and s["path"] == path and not s["connected"]
                    for i, s in agent.statuses().items())

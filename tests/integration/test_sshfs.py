@@ -56,6 +56,15 @@ def _sshfs_pid(path: str) -> int:
     raise AssertionError(f"no sshfs process for {path}")
 
 
+def _write(path: Path, text: str) -> int:
+    """Write in a child with a deadline, as a client would: an outage may make it fail or wait, never hang us."""
+    try:
+        return subprocess.run(["sh", "-c", f"printf %s '{text}' > '{path}'"], timeout=20,
+                              capture_output=True).returncode
+    except subprocess.TimeoutExpired:
+        return -1
+
+
 def test_write_through_outage_and_recovery(agent: Agent, ssh_server: SshServer, remote: Path, mount_root: Path) -> None:
     path = _connect(agent, ssh_server, remote)
     assert mounts_under(mount_root)[path].fstype == "fuse.sshfs"
@@ -65,10 +74,42 @@ def test_write_through_outage_and_recovery(agent: Agent, ssh_server: SshServer, 
     ssh_server.kill()
     down = eventually(lambda: _down(agent), timeout=10)
     assert down["lastError"][0] != 0 and down["lastError"][1]  # type: ignore[index]
+    assert down["path"] is None  # type: ignore[index]
+    # A client that still writes to the old path during the outage: the write
+    # fails, or it reaches the server once it is back; it never lands on the
+    # local disk under the mount point, to be shadowed after recovery.
+    during = _write(Path(path) / "during", "written during the outage")
 
     ssh_server.start()
     eventually(lambda: _status(agent)["connected"], timeout=15)
     assert (Path(path) / "before").read_text() == "written before the outage"
+    if during == 0:
+        assert (remote / "during").read_text() == "written during the outage"
+    else:
+        assert not (Path(path) / "during").exists() and not (remote / "during").exists()
+    agent.release(["ssh"])
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)
+    # Nothing was written under the mount itself.
+    assert not Path(path).exists() or not any(Path(path).iterdir())
+
+
+def test_failed_repair_leaves_no_writable_path(agent: Agent, ssh_server: SshServer, remote: Path, mount_root: Path) -> None:
+    path = _connect(agent, ssh_server, remote)
+    ssh_server.kill()
+    os.kill(_sshfs_pid(path), signal.SIGKILL)  # ENOTCONN: repaired at once, and the reconnect fails
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)  # the repair's lazy unmount
+    status = eventually(lambda: _down(agent), timeout=10)
+    assert status["path"] is None  # type: ignore[index]
+    assert _write(Path(path) / "lost", "must not land on the root file system") != 0
+    ssh_server.start()
+    eventually(lambda: _status(agent)["connected"], timeout=20)
+    assert _status(agent)["path"] == path
+    (Path(path) / "after").write_text("reaches the server")
+    assert (remote / "after").read_text() == "reaches the server"
+    assert not (remote / "lost").exists()
+    agent.release(["ssh"])
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)
+    assert not Path(path).exists() or not any(Path(path).iterdir())  # nothing landed underneath
 
 
 def test_hung_server_leaves_the_api_answering(agent: Agent, ssh_server: SshServer, remote: Path) -> None:
@@ -115,10 +156,16 @@ def test_mount_gone_leaves_no_write_on_local_disk(agent: Agent, ssh_server: SshS
     # What sshfs without reconnect does when its session dies: it unmounts
     # itself and the mount point is a plain local directory again.
     subprocess.run(["fusermount", "-u", path], check=True, timeout=10)
-    assert path not in mounts_under(mount_root)
+    # A client writing right away: refused by the sealed mount point, or (if
+    # the agent has mounted it again already) on the server; never local.
+    early = _write(Path(path) / "early", "right after the unmount")
     eventually(lambda: _remounted(agent, path, old), timeout=15)
     (Path(path) / "landed").write_text("remote")
     assert (remote / "landed").read_text() == "remote"
+    assert (remote / "early").exists() == (early == 0)
+    agent.release(["ssh"])
+    eventually(lambda: path not in mounts_under(mount_root), timeout=15)
+    assert not Path(path).exists() or not any(Path(path).iterdir())
 
 
 def test_killed_sshfs_enotconn_is_repaired(agent: Agent, ssh_server: SshServer, remote: Path) -> None:

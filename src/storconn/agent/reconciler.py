@@ -1,11 +1,12 @@
-"""Drives the actual state of this host (mounts, links) towards the desired one (references).
+"""The loop that drives the actual state of this host (mounts, links) towards the desired one (references).
 
 Shaped like kubelet's volume manager: the registry is the desired state of
-the world, the ``TargetState`` table is the actual one, rebuilt from the
-mount table and the ownership records on start, and one loop compares them.
-The loop never does I/O that can hang: connects, disconnects and repairs run
-in a bounded pool, at most one per target, each with its own timeouts; health
-probes run in child processes that are polled, never waited on.
+the world, the table in ``actual_state.py`` is the actual one, rebuilt from
+the mount table and the ownership records on start, and this loop compares
+them and decides. It never does I/O that can hang: connects, disconnects and
+repairs run in ``operations.py`` in a bounded pool, at most one per target,
+each with its own timeouts; health probes run in child processes that are
+polled, never waited on.
 
 Ownership: before it creates a target the agent records, durably, that it
 owns it, and it forgets the record only after the target is gone. A target
@@ -26,77 +27,22 @@ from functools import partial
 
 from storconn.connection import ConnectionInfo, ErrorCode, StorconnError, parse_info
 
+from .actual_state import NO_ERROR, ActualState, TargetState, TargetView
 from .connectors import Connector
 from .metrics import AgentMetrics
+from .operations import Operations, ownership_record
 from .probes import Prober, ProbeResult
+from .reconciler_config import ReconcilerConfig
 from .refs import Registry
-from .store import Store, StoredOwnership
-from .system import mountinfo
+from .store import Store
+from .system import boot, mountinfo
 from .system.mountinfo import MountEntry
+
+__all__ = ["Reconciler", "ReconcilerConfig", "TargetState", "TargetView"]
 
 log = logging.getLogger(__name__)
 
-NO_ERROR: tuple[int, str] = (0, "")
 _PROBE_POLL = 0.05  # seconds between looks at running probes
-_ABSENT_FRESH = 0.5  # seconds a tick's "not mounted" holds for a first attempt
-
-
-@dataclass(frozen=True, slots=True)
-class ReconcilerConfig:
-    """Timing budgets, in seconds.
-
-    With the defaults an outage shows in ``statuses`` within probe_interval +
-    probe_timeout = 4 s, and a server that comes back is used again within
-    backoff_cap + one mount (≤ 0.5 s for a network file system) = 2 s.
-    """
-
-    period: float = 1.0
-    grace: float = 2.0  # last release → disconnect; a new acquire within it cancels
-    backoff_base: float = 0.25
-    backoff_cap: float = 1.5
-    probe_interval: float = 2.0
-    probe_timeout: float = 2.0
-    # One failed probe is not enough to unmount: a busy server can miss one
-    # deadline. Three in a row (6 s with the defaults) is an outage.
-    probe_failures_to_repair: int = 3
-    probe_retry_interval: float = 0.5  # between probes of a target that failed one
-    unsupported_retry: float = 30.0  # between attempts this host cannot do (494)
-    pool_size: int = 16
-
-
-@dataclass(slots=True)
-class TargetState:
-    """What the agent knows about one target. Guarded by the reconciler's lock."""
-
-    key: str
-    info: ConnectionInfo
-    path: str | None
-    owned: bool = False
-    present: bool = False
-    connected: bool = False
-    error: tuple[int, str] = NO_ERROR
-    busy: bool = False
-    going: bool = False  # a disconnect has begun: report disconnected from now on
-    failures: int = 0
-    retry_at: float = 0.0
-    probe_failures: int = 0
-    repair_now: bool = False
-    awaiting_probe: bool = False  # repaired: connected only once a probe agrees
-    just_claimed: bool = False  # owned by this tick's claim, not yet mounted
-    seen_absent_at: float = float("-inf")  # when a tick last saw it missing
-    probe_due: float = 0.0
-    orphaned_since: float | None = None
-    last_failed_attempt: float | None = None  # when the last failed attempt began
-
-
-@dataclass(frozen=True, slots=True)
-class TargetView:
-    """A copy of a target's state for answers to clients."""
-
-    connected: bool
-    error: tuple[int, str]
-    path: str | None
-    last_failed_attempt: float | None
 
 
 @dataclass(slots=True)
@@ -118,10 +64,10 @@ class Reconciler:
         clock: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
         read_mounts: Callable[[str | None], dict[str, MountEntry]] = mountinfo.read,
+        read_stack: Callable[[str], list[MountEntry]] = mountinfo.stack,
         rng: random.Random | None = None,
         metrics: AgentMetrics | None = None,
     ) -> None:
-        self._metrics = metrics
         self._registry = registry
         self._store = store
         self._connectors = connectors
@@ -131,23 +77,45 @@ class Reconciler:
             max_workers=config.pool_size, thread_name_prefix="storconn-op"
         )
         self._read_mounts = read_mounts
-        self._rng = rng or random.Random()
         self._prober = Prober(timeout=config.probe_timeout, clock=clock)
-        self._lock = threading.Lock()
-        self._states: dict[str, TargetState] = {}
-        self._in_flight: set[str] = set()
+        self._table = ActualState()
+        self._states = self._table.states  # the same dict: read and changed under the table's lock
+        self._in_flight = self._table.in_flight
+        self._operations = Operations(
+            self._table,
+            registry=registry,
+            store=store,
+            connectors=connectors,
+            config=config,
+            clock=clock,
+            read_mounts=read_mounts,
+            read_stack=read_stack,
+            prober=self._prober,
+            rng=rng or random.Random(),
+            metrics=metrics,
+        )
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._changed = threading.Condition(self._lock)
         self._next_due = 0.0
 
     # -- lifecycle -------------------------------------------------------
 
     def restore_ownership(self) -> None:
-        """Rebuild the owned targets from the store, before the first tick."""
-        with self._lock:
+        """Rebuild the owned targets from the store, before the first tick.
+
+        A record from an earlier boot names a mount that died with that boot:
+        whatever is at its path now is someone else's, so the record is
+        dropped and the target connected again if references want it.
+        """
+        this_boot = boot.boot_id()
+        stale: list[str] = []
+        with self._table:
             for record in self._store.load_ownership():
+                if record.boot_id is not None and record.boot_id != this_boot:
+                    log.info("ownership of %s is from an earlier boot: not the agent's any more", record.path)
+                    stale.append(record.target)
+                    continue
                 try:
                     info = parse_info(json.loads(record.info_json))
                 except StorconnError as exc:
@@ -156,6 +124,9 @@ class Reconciler:
                 state = self._new_state_locked(record.target, info)
                 state.path = record.path
                 state.owned = True
+                state.mount_id = record.mount_id
+        for target in stale:
+            self._store.disown(target)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="storconn-reconciler", daemon=True)
@@ -183,7 +154,7 @@ class Reconciler:
         Probe results are read on ticks, so this is what makes an outage show
         within the probe's own timeout rather than a whole period later.
         """
-        with self._lock:
+        with self._table:
             # Finished operations are picked up by this polling rather than by
             # a wake-up each: two hundred mounts finishing together then cost
             # a handful of ticks, not two hundred.
@@ -194,40 +165,35 @@ class Reconciler:
     # -- reads for clients ---------------------------------------------
 
     def views(self) -> dict[str, TargetView]:
-        with self._lock:
-            return {key: self._view_locked(state) for key, state in self._states.items()}
+        with self._table:
+            return {key: self._table.view_locked(state) for key, state in self._states.items()}
 
     def view(self, key: str) -> TargetView | None:
-        with self._lock:
+        with self._table:
             state = self._states.get(key)
-            return None if state is None else self._view_locked(state)
+            return None if state is None else self._table.view_locked(state)
 
     def wait_for_change(self, timeout: float) -> None:
         """Block until some target's state changes or ``timeout`` passes."""
-        with self._changed:
-            self._changed.wait(timeout)
+        with self._table.changed:
+            self._table.changed.wait(timeout)
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (outside the reconciler's lock) after any target's state changed."""
+        self._table.add_listener(callback)
 
     def path_of(self, info: ConnectionInfo) -> str | None:
         return self._connectors[info.type].path(info)
 
     def iscsi_sessions_in_use(self) -> set[int]:
         """Session ids of the iSCSI targets that references hold (read from sysfs, never blocks)."""
-        with self._lock:
+        with self._table:
             wanted = [s.info for s in self._states.values() if s.info.type == "iscsi"]
         connector = self._connectors.get("iscsi")
         sessions_of = getattr(connector, "sessions", None)
         if sessions_of is None:
             return set()
         return {session.sid for info in wanted for session in sessions_of(info)}
-
-    @staticmethod
-    def _view_locked(state: TargetState) -> TargetView:
-        return TargetView(
-            connected=state.connected and not state.going,
-            error=state.error,
-            path=state.path,
-            last_failed_attempt=state.last_failed_attempt,
-        )
 
     # -- the tick --------------------------------------------------------
 
@@ -237,7 +203,7 @@ class Reconciler:
             desired = self._registry.desired()
             now = self._clock()
             work = _Tick()
-            with self._lock:
+            with self._table:
                 # Read under the lock: an operation that finished before this
                 # shows in the table, one still running is skipped as in
                 # flight. Read before taking it, a mount finished in between
@@ -248,6 +214,9 @@ class Reconciler:
                 # Orphans first: they free pool slots and busy mounts, and a
                 # target re-acquired within its grace never reaches this step.
                 self._disconnect_orphans_locked(desired, now, work)
+                # Then targets whose details changed: taken down here, they
+                # are connected with the new details on the next tick.
+                self._change_details_locked(desired, now, work)
                 self._connect_missing_locked(desired, now, work)
                 self._repair_unhealthy_locked(desired, now, work)
                 self._start_probes_locked(desired, now)
@@ -255,7 +224,7 @@ class Reconciler:
                 self._plan_next_tick_locked(desired, now)
             self._claim(work)
             for key, verb, operation in work.operations:
-                self._executor.submit(self._run_operation, key, verb, operation)
+                self._executor.submit(self._operations.run, key, verb, operation)
         except Exception:
             log.exception("reconcile tick failed; the next tick retries")
 
@@ -267,17 +236,17 @@ class Reconciler:
         """
         if not work.claims:
             return
-        records = [StoredOwnership(s.key, _stored_json(s.info), s.path) for s in work.claims]
+        records = [ownership_record(s) for s in work.claims]
         try:
             self._store.own_many(records)
         except StorconnError as exc:
             log.error("cannot record ownership of %d targets; not mounting them: %s", len(records), exc)
             refused = {s.key for s in work.claims}
             work.operations = [op for op in work.operations if op[0] not in refused]
-            with self._lock:
+            with self._table:
                 self._in_flight -= refused
             return
-        with self._lock:
+        with self._table:
             for state in work.claims:
                 state.owned = state.just_claimed = True
 
@@ -294,12 +263,15 @@ class Reconciler:
             state.present = connector.present(state.info, state.path, mounts)
             if key in desired:
                 state.orphaned_since = None
-                if state.busy and state.present:
+                self._follow_details_locked(state, desired[key], now)
+                if state.busy and state.present and state.details_changed_since is None:
                     log.info("target %s: busy mount adopted by a new reference", state.path)
                     state.busy = False
+                    state.failures = 0
+                    state.retry_at = 0.0
                 if state.connected and not state.present:
                     # Whatever took it away, it is gone: mount again at once.
-                    self._set_error_locked(state, ErrorCode.CONNECTION_LOST, "the mount disappeared")
+                    self._table.set_error_locked(state, ErrorCode.CONNECTION_LOST, "the mount disappeared")
                     state.retry_at = now
                     self._prober.forget(key)
                 elif (
@@ -311,12 +283,38 @@ class Reconciler:
                     # Adopted after a restart, or made by someone else: usable
                     # until a probe says otherwise.
                     self._mark_connected_locked(state)
+            elif state.details_changed_since is not None:
+                state.details_changed_since = None  # nobody wants the new details either
+                state.orphaned_since = now
             elif not state.owned:
                 # Not ours and not wanted: forget it, never touch it.
                 self._prober.forget(key)
                 del self._states[key]
             elif state.orphaned_since is None:
                 state.orphaned_since = now
+
+    def _follow_details_locked(self, state: TargetState, wanted: ConnectionInfo, now: float) -> None:
+        """A target's details are those of its references.
+
+        The registry refuses a second reference with other details while one
+        is held, so they change only after the last reference with the old
+        ones was released. A target not up (or not the agent's) takes the new
+        details at once; one the agent mounted is connected again with them
+        after the grace period, in case the old details come back within it.
+        """
+        if state.info is wanted or state.info == wanted:
+            state.info = wanted  # the next tick compares identities, not every field
+            state.details_changed_since = None
+            return
+        if not state.present or not state.owned:
+            state.info = wanted
+            state.details_changed_since = None
+            return
+        if state.details_changed_since is None:
+            log.info("target %s: its references now want other details; reconnecting after the grace period",
+                     state.path)
+            state.details_changed_since = now
+            self._table.notify_locked()
 
     def _collect_probes_locked(self, now: float) -> None:
         for key, result in self._prober.poll().items():
@@ -333,9 +331,21 @@ class Reconciler:
                 continue
             if state.orphaned_since is None or now - state.orphaned_since < self._config.grace:
                 continue
-            if now < state.retry_at and not state.busy:
+            if now < state.retry_at:  # busy ones too: operations.busy_backoff paces them
                 continue
-            work.operations.append((key, "disconnect", partial(self._disconnect, state)))
+            work.operations.append((key, "disconnect", partial(self._operations.disconnect, state)))
+
+    def _change_details_locked(
+        self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
+    ) -> None:
+        for key, info in desired.items():
+            state = self._states[key]
+            since = state.details_changed_since
+            if key in self._in_flight or since is None or now - since < self._config.grace:
+                continue
+            if now < state.retry_at:
+                continue
+            work.operations.append((key, "reconnect", partial(self._operations.change_details, state, info)))
 
     def _connect_missing_locked(
         self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
@@ -346,8 +356,7 @@ class Reconciler:
                 continue
             if not state.owned:
                 work.claims.append(state)
-            state.seen_absent_at = now
-            work.operations.append((key, "connect", partial(self._connect, state)))
+            work.operations.append((key, "connect", partial(self._operations.connect, state)))
 
     def _repair_unhealthy_locked(
         self, desired: dict[str, ConnectionInfo], now: float, work: _Tick
@@ -358,7 +367,7 @@ class Reconciler:
             if key in self._in_flight or not state.present or now < state.retry_at:
                 continue
             if state.repair_now or state.probe_failures >= limit:
-                work.operations.append((key, "repair", partial(self._repair, state)))
+                work.operations.append((key, "repair", partial(self._operations.repair, state)))
 
     def _plan_next_tick_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
         """Wake for the earliest retry or end of grace too, not only for probes.
@@ -373,6 +382,8 @@ class Reconciler:
             if key in desired:
                 if not state.present or state.repair_now or state.probe_failures:
                     due = min(due, state.retry_at)
+                if state.details_changed_since is not None:
+                    due = min(due, max(state.retry_at, state.details_changed_since + self._config.grace))
             elif state.owned and state.orphaned_since is not None:
                 due = min(due, max(state.retry_at, state.orphaned_since + self._config.grace))
         self._next_due = max(due, now)
@@ -395,171 +406,12 @@ class Reconciler:
             self._next_due = min(self._next_due, state.probe_due)
             self._prober.start(key, argv, state.path)
 
-    # -- operations (run in the pool, one per target) ----------------------
-
-    def _run_operation(self, key: str, verb: str, operation: Callable[[], bool]) -> None:
-        started = time.perf_counter()
-        succeeded = False
-        try:
-            succeeded = operation()
-        except Exception:
-            log.exception("%s of target %s failed unexpectedly", verb, key)
-        finally:
-            if self._metrics is not None:
-                self._metrics.operation_done(verb, succeeded, time.perf_counter() - started)
-            with self._lock:
-                self._in_flight.discard(key)
-                self._changed.notify_all()
-
-    def _connect(self, state: TargetState) -> bool:
-        try:
-            return self._connect_claimed(state)
-        finally:
-            state.just_claimed = False
-
-    def _still_absent(self, state: TargetState) -> bool:
-        """Whether the tick's look at the mount table is recent enough to trust.
-
-        Only for a first attempt started right after the tick: after a failed
-        or timed-out attempt the table is read again, since that mount may have
-        completed after all. Saves a read of the table per target when
-        hundreds are mounted at once.
-        """
-        return state.failures == 0 and self._clock() - state.seen_absent_at < _ABSENT_FRESH
-
-    def _connect_claimed(self, state: TargetState) -> bool:
-        started = self._clock()
-        connector = self._connectors[state.info.type]
-        try:
-            if self._still_absent(state):
-                present = False
-            else:
-                # A mount that timed out earlier may have completed since.
-                present = connector.present(state.info, state.path, self._read_mounts(state.path))
-            if present:
-                if state.just_claimed:
-                    # Someone else mounted it since the tick looked: theirs.
-                    self._store.disown(state.key)
-                    with self._lock:
-                        state.owned = False
-                if not state.owned:
-                    log.info("target %s: already there, using it without taking ownership", state.path)
-            else:
-                if not state.owned:
-                    self._store.own(StoredOwnership(state.key, _stored_json(state.info), state.path))
-                    with self._lock:
-                        state.owned = True
-                log.info("connecting %s target %s", state.info.type, state.path)
-                connector.connect(state.info, state.path)
-        except (StorconnError, OSError) as exc:
-            self._record_failure(state, exc, started)
-            return False
-        with self._lock:
-            self._mark_connected_locked(state)
-        log.info("connected %s target %s", state.info.type, state.path)
-        return True
-
-    def _repair(self, state: TargetState) -> bool:
-        started = self._clock()
-        if not state.owned:
-            with self._lock:
-                state.repair_now = False
-                state.probe_failures = 0
-            log.warning("target %s is unhealthy but not the agent's to repair", state.path)
-            return False
-        log.warning("repairing %s target %s: %s", state.info.type, state.path, state.error[1])
-        try:
-            self._connectors[state.info.type].repair(state.info, state.path)
-        except (StorconnError, OSError) as exc:
-            self._record_failure(state, exc, started)
-            return False
-        with self._lock:
-            # Mounted again is not healthy yet: only a good probe resets the
-            # backoff, so a server that accepts mounts but fails every request
-            # is not remounted in a tight loop.
-            probed = state.path is not None and self._connectors[state.info.type].probe_command(state.path)
-            self._mark_connected_locked(state, healthy=not probed)
-            state.failures += 1
-            state.retry_at = self._clock() + self._backoff(state.failures)
-        log.info("repaired %s target %s", state.info.type, state.path)
-        return True
-
-    def _disconnect(self, state: TargetState) -> bool:
-        def mark_going() -> None:
-            with self._lock:
-                state.going = True
-
-        # Checked and marked under the registry's lock: an acquire after this
-        # point sees a disconnected target and is connected again afterwards.
-        if not self._registry.run_if_unreferenced(state.key, mark_going):
-            return False
-        started = self._clock()
-        connector = self._connectors[state.info.type]
-        try:
-            if connector.present(state.info, state.path, self._read_mounts(state.path)):
-                log.info("disconnecting %s target %s", state.info.type, state.path)
-                connector.disconnect(state.info, state.path)
-            self._store.disown(state.key)
-        except (StorconnError, OSError) as exc:
-            exc = _as_storconn_error(exc)
-            with self._lock:
-                state.going = False
-                state.connected = False
-                if exc.code == ErrorCode.BUSY:
-                    if not state.busy:
-                        log.warning("target %s stays: %s; reported unmanaged", state.path, exc)
-                    state.busy = True
-                    state.error = (int(exc.code), exc.message)
-                    return False
-            self._record_failure(state, exc, started)
-            return False
-        with self._lock:
-            state.owned = state.present = state.connected = state.going = state.busy = False
-            state.error = NO_ERROR
-            self._prober.forget(state.key)
-        log.info("disconnected %s target %s", state.info.type, state.path)
-        return True
-
     # -- helpers -----------------------------------------------------------
 
     def _new_state_locked(self, key: str, info: ConnectionInfo) -> TargetState:
         state = TargetState(key=key, info=info, path=self._connectors[info.type].path(info))
         self._states[key] = state
         return state
-
-    def _mark_connected_locked(self, state: TargetState, *, healthy: bool = True) -> None:
-        state.present = True
-        state.probe_failures = 0
-        state.repair_now = False
-        if healthy:
-            state.connected = True
-            state.error = NO_ERROR
-            state.failures = 0
-            state.retry_at = 0.0
-            state.probe_due = self._clock() + self._config.probe_interval
-        else:
-            state.awaiting_probe = True
-            state.probe_due = self._clock()  # probe at once: is it really back?
-        self._changed.notify_all()
-
-    def _record_failure(self, state: TargetState, exc: StorconnError | OSError, started: float) -> None:
-        exc = _as_storconn_error(exc)
-        with self._lock:
-            state.failures += 1
-            delay = self._backoff(state.failures)
-            if exc.code == ErrorCode.UNSUPPORTED:
-                # This host cannot do it (no kernel module): retrying every
-                # 2 s only burns CPU until an administrator loads the module.
-                delay = max(delay, self._config.unsupported_retry)
-            state.retry_at = self._clock() + delay
-            state.connected = False
-            state.last_failed_attempt = started
-            state.error = (int(exc.code), exc.message)
-            self._changed.notify_all()
-        log.warning(
-            "%s target %s: %s (attempt %d, next in %.2f s)",
-            state.info.type, state.path, exc.message, state.failures, delay,
-        )
 
     def _record_probe_locked(self, state: TargetState, result: ProbeResult, now: float) -> None:
         state.awaiting_probe = False
@@ -576,29 +428,11 @@ class Reconciler:
             state.probe_due = min(state.probe_due, now + self._config.probe_retry_interval)
             state.probe_failures += 1
             state.repair_now = state.repair_now or result.repair_now
-            self._set_error_locked(state, result.code, result.message)
+            self._table.set_error_locked(state, result.code, result.message)
             if result.repair_now:
                 state.retry_at = min(state.retry_at, now)
-        self._changed.notify_all()
-
-    def _set_error_locked(self, state: TargetState, code: ErrorCode, message: str) -> None:
-        if state.error[0] != code:
-            log.warning("target %s: %s", state.path, message)
-        state.connected = False
-        state.error = (int(code), message)
-        self._changed.notify_all()
-
-    def _backoff(self, failures: int) -> float:
-        """Exponential with equal jitter: half fixed, half random, so retries of many targets spread."""
-        ceiling: float = min(self._config.backoff_cap, self._config.backoff_base * 2.0 ** (failures - 1))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        self._table.notify_locked()
 
 
-def _as_storconn_error(exc: StorconnError | OSError) -> StorconnError:
-    if isinstance(exc, StorconnError):
-        return exc
-    return StorconnError(f"{exc.filename or 'target'}: {exc.strerror}", code=ErrorCode.CONNECTION)
-
-
-def _stored_json(info: ConnectionInfo) -> str:
-    return json.dumps(info.to_wire(secrets=True), sort_keys=True)
+    def _mark_connected_locked(self, state: TargetState) -> None:
+        self._table.mark_connected_locked(state, now=self._clock(), probe_interval=self._config.probe_interval)

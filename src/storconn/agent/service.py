@@ -155,8 +155,9 @@ class Agent:
 
     def _unmanaged(self) -> dict[str, Status]:
         desired = self._registry.desired()
-        views = self._reconciler.views()
-        claimed = {views[key].path for key in desired if key in views}
+        # Mount points of referenced targets, connected or not (statuses
+        # report a path only while connected): never unmanaged.
+        claimed = {self._reconciler.path_of(info) for info in desired.values()}
         root = str(self.config.mount_root).rstrip("/") + "/"
         found: dict[str, Status] = {}
         for entry in mountinfo.read().values():

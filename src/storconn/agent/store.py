@@ -40,9 +40,48 @@ class StoredRef:
 
 @dataclass(frozen=True, slots=True)
 class StoredOwnership:
+    """The agent made this target: enough to find its own mount again, and nobody else's.
+
+    ``mount_id`` is None between the claim and the mount (and for iSCSI); a
+    record whose ``boot_id`` is not this boot's names a mount that no longer
+    exists, and one without a ``boot_id`` was written before these fields.
+    """
+
     target: str
     info_json: str
     path: str | None
+    mount_id: int | None = None
+    source: str | None = None
+    fstype: str | None = None
+    boot_id: str | None = None
+
+
+# Columns added to ``owned`` after its first release, added in place to old
+# databases on open (SQLite's ADD COLUMN does not rewrite the table).
+_OWNED_COLUMNS = {"mount_id": "TEXT", "source": "TEXT", "fstype": "TEXT", "boot_id": "TEXT"}
+
+
+def _migrate_ownership(db: sqlite3.Connection) -> None:
+    have = {row[1] for row in db.execute("PRAGMA table_info(owned)")}
+    for name, kind in _OWNED_COLUMNS.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE owned ADD COLUMN {name} {kind}")
+
+
+def _ownership_row(r: StoredOwnership) -> tuple[str | None, ...]:
+    # The mount id is kept as text: the write queue carries text rows only.
+    mount_id = None if r.mount_id is None else str(r.mount_id)
+    return (r.target, r.info_json, r.path, mount_id, r.source, r.fstype, r.boot_id)
+
+
+def _ownership_of(row: tuple[str | None, ...]) -> StoredOwnership:
+    target, info_json, path, mount_id, source, fstype, boot_id = row
+    assert target is not None and info_json is not None
+    return StoredOwnership(
+        target, info_json, path,
+        mount_id=int(mount_id) if mount_id is not None and str(mount_id).isdigit() else None,
+        source=source, fstype=fstype, boot_id=boot_id,
+    )
 
 
 class StoreError(StorconnError):
@@ -78,6 +117,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+            _migrate_ownership(self._db)
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o600)
@@ -96,8 +136,10 @@ class Store:
 
     def load_ownership(self) -> list[StoredOwnership]:
         with self._lock:
-            rows = self._db.execute("SELECT target, info, path FROM owned").fetchall()
-        return [StoredOwnership(*row) for row in rows]
+            rows = self._db.execute(
+                "SELECT target, info, path, mount_id, source, fstype, boot_id FROM owned"
+            ).fetchall()
+        return [_ownership_of(row) for row in rows]
 
     def add_refs(self, refs: Iterable[tuple[str, str, str]]) -> None:
         """Insert every (id, target, info_json) in one transaction, durable when this returns."""
@@ -116,8 +158,9 @@ class Store:
 
     def own_many(self, records: Iterable[StoredOwnership]) -> None:
         self._write(
-            "INSERT OR REPLACE INTO owned (target, info, path) VALUES (?, ?, ?)",
-            [(r.target, r.info_json, r.path) for r in records],
+            "INSERT OR REPLACE INTO owned (target, info, path, mount_id, source, fstype, boot_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_ownership_row(r) for r in records],
         )
 
     def disown(self, target: str) -> None:

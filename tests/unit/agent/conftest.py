@@ -50,6 +50,7 @@ def reconciler(registry: Registry, store: Store, connector: FakeConnector, kerne
         clock=clock,
         executor=InlineExecutor(),
         read_mounts=kernel.read,
+        read_stack=kernel.stack,
         rng=random.Random(7),
     )
     registry.set_listener(r.wake)

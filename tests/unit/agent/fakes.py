@@ -31,6 +31,9 @@ class FakeKernel:
         self._next_id += 1
         self.mounts[path] = MountEntry(self._next_id, path, fstype, source, "rw")
 
+    def stack(self, path: str) -> list[MountEntry]:
+        return [self.mounts[path]] if path in self.mounts else []
+
     def read(self, only: str | None = None) -> dict[str, MountEntry]:
         if only is not None:
             return {only: self.mounts[only]} if only in self.mounts else {}
@@ -42,6 +45,7 @@ class FakeConnector:
         self.kernel = kernel
         self.calls: list[tuple[str, str]] = []
         self.fail_connect: StorconnError | None = None
+        self.vanish = False  # connect "succeeds" and mounts nothing, as a helper that exits 0 may
         self.busy: set[str] = set()
 
     def path(self, info: ConnectionInfo) -> str:
@@ -55,7 +59,8 @@ class FakeConnector:
         self.calls.append(("connect", path))
         if self.fail_connect is not None:
             raise self.fail_connect
-        self.kernel.mount(path)
+        if not self.vanish:
+            self.kernel.mount(path)
 
     def disconnect(self, info: ConnectionInfo, path: str | None) -> None:
         assert path is not None

@@ -30,3 +30,14 @@ def test_read_only_one_mount_point(tmp_path: Path) -> None:
     assert list(mountinfo.read("/mnt/with space", path=table)) == ["/mnt/with space"]
     assert mountinfo.read("/mnt/absent", path=table) == {}
     assert mountinfo.read("/mnt", path=table) == {}  # a prefix is not a mount point
+
+
+def test_stack_lists_every_mount_at_a_point_bottom_first(tmp_path: Path) -> None:
+    table = tmp_path / "mountinfo"
+    table.write_text(TABLE)
+    assert [e.mount_id for e in mountinfo.stack("/mnt/a", path=table)] == [42, 43]
+    assert mountinfo.stack("/mnt/none", path=table) == []
+
+
+def test_super_options_are_read() -> None:
+    assert mountinfo.parse(TABLE)[1].super_options == "rw,size=1024k"

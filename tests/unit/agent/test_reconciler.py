@@ -126,7 +126,7 @@ def test_vanished_mount_is_mounted_again_at_once(registry: Registry, reconciler:
     assert _view(reconciler, registry, "a").connected
 
 
-def test_busy_target_stays_and_is_retried_each_tick(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock, store: Store) -> None:
+def test_busy_target_stays_and_is_retried_at_the_tick_period(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock, store: Store) -> None:
     registry.acquire({"a": TMP})
     reconciler.tick()
     (path,) = kernel.mounts
@@ -135,12 +135,33 @@ def test_busy_target_stays_and_is_retried_each_tick(registry: Registry, reconcil
     reconciler.tick()  # the agent wakes at once on a release: the grace starts here
     clock.advance(3)
     reconciler.tick()
+    reconciler.tick()  # the same instant: not again
+    assert connector.count("disconnect") == 1
+    assert path in kernel.mounts and len(store.load_ownership()) == 1
+    clock.advance(1.0)  # one period
     reconciler.tick()
     assert connector.count("disconnect") == 2
-    assert path in kernel.mounts and len(store.load_ownership()) == 1
     connector.busy.clear()
+    clock.advance(2.0)
     reconciler.tick()
     assert kernel.mounts == {}
+
+
+def test_busy_retries_back_off_instead_of_looping(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    (path,) = kernel.mounts
+    connector.busy.add(path)
+    registry.release(["a"])
+    reconciler.tick()
+    clock.advance(2.0)
+    # The loop polls every 50 ms while anything is in flight: 30 s of it.
+    for _ in range(600):
+        reconciler.tick()
+        clock.advance(0.05)
+    # 1, 2, 4, 8, then every 10 s: a handful, not 600.
+    assert 4 <= connector.count("disconnect") <= 8
+    assert path in kernel.mounts
 
 
 def test_busy_target_is_adopted_by_a_new_acquire(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, clock: FakeClock) -> None:
@@ -186,3 +207,94 @@ def test_restart_adopts_owned_mounts_and_cleans_orphans(tmp_path: Path, kernel: 
     assert connector.count("connect") == 2  # adopted, not mounted again
     assert len(kernel.mounts) == 1
     assert _view(rec, registry, "keep").connected
+
+
+def test_connect_that_mounts_nothing_is_a_failure_with_backoff(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock) -> None:
+    connector.vanish = True  # the helper exits 0 and nothing is mounted
+    registry.acquire({"a": TMP})
+    for _ in range(100):  # 5 s of the loop's brisk polling
+        reconciler.tick()
+        clock.advance(0.05)
+    view = _view(reconciler, registry, "a")
+    assert not view.connected and view.path is None
+    assert view.error[0] == ErrorCode.MOUNT_ERROR and "mount table shows nothing" in view.error[1]
+    assert connector.count("connect") <= 6  # 1, 2, 4, 8 s apart: not 20 a second
+
+
+def test_path_is_reported_only_while_connected(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel) -> None:
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    assert _view(reconciler, registry, "a").path is not None
+    connector.fail_connect = StorconnError("down", code=ErrorCode.MOUNT_ERROR)
+    kernel.mounts.clear()
+    reconciler.tick()
+    assert _view(reconciler, registry, "a").path is None
+
+
+def test_details_change_waits_for_the_grace_then_reconnects(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock, store: Store) -> None:
+    one = {"type": "posixfs", "params": {"spec": "scratch", "vfsType": "tmpfs", "options": "size=1m"}}
+    two = {"type": "posixfs", "params": {"spec": "scratch", "vfsType": "tmpfs", "options": "size=2m"}}
+    registry.acquire({"a": one})
+    reconciler.tick()
+    registry.release(["a"])
+    registry.acquire({"b": two})
+    reconciler.tick()
+    assert connector.count("disconnect") == 0
+    assert not _view(reconciler, registry, "b").connected  # not with the old details
+    clock.advance(2.5)
+    reconciler.tick()
+    reconciler.tick()
+    assert [verb for verb, _ in connector.calls] == ["connect", "disconnect", "connect"]
+    assert _view(reconciler, registry, "b").connected
+    (record,) = store.load_ownership()
+    assert "size=2m" in record.info_json
+
+
+def test_a_record_from_another_boot_is_not_ownership(tmp_path: Path, kernel: FakeKernel, connector: FakeConnector, clock: FakeClock) -> None:
+    from storconn.agent.store import StoredOwnership
+
+    store = Store(tmp_path / "refs.sqlite")
+    registry = Registry(store)
+    registry.acquire({"a": TMP})
+    (ref,) = registry.references()
+    path = connector.path(registry.desired()[ref.target])
+    store.own(StoredOwnership(ref.target, "{}", path, mount_id=1, boot_id="an-earlier-boot"))
+    kernel.mount(path)  # someone else's, after the reboot
+    rec = Reconciler(registry, store, {"posixfs": connector}, config=ReconcilerConfig(grace=0),
+                     clock=clock, executor=InlineExecutor(), read_mounts=kernel.read,
+                     read_stack=kernel.stack, rng=random.Random(1))
+    rec.restore_ownership()
+    assert store.load_ownership() == []
+    rec.tick()
+    registry.release(["a"])
+    clock.advance(1)
+    rec.tick()
+    rec.tick()
+    assert connector.calls == [] and path in kernel.mounts
+
+
+def test_a_mount_that_completes_after_its_timeout_is_kept_not_stacked(registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, store: Store) -> None:
+    original = connector.connect
+
+    def late(info, path):  # type: ignore[no-untyped-def]
+        original(info, path)  # the kernel finished the mount...
+        raise StorconnError("mount did not finish within 30 s", code=ErrorCode.TIMEOUT)  # ...after mount(8) was killed
+
+    connector.connect = late  # type: ignore[method-assign]
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    reconciler.tick()
+    assert connector.count("connect") == 1
+    assert _view(reconciler, registry, "a").connected
+    (path,) = kernel.mounts
+    (record,) = store.load_ownership()
+    assert record.mount_id == kernel.mounts[path].mount_id
+
+
+def test_listeners_hear_of_changes_outside_the_lock(registry: Registry, reconciler: Reconciler) -> None:
+    heard: list[bool] = []
+    # A listener that takes the reconciler's lock itself would deadlock if called under it.
+    reconciler.add_listener(lambda: heard.append(reconciler.view("nothing") is None))
+    registry.acquire({"a": TMP})
+    reconciler.tick()
+    assert heard and all(heard)

@@ -75,7 +75,7 @@ def build_connectors(
         "posixfs": PosixfsConnector(mount_root, timeouts),
         "nfs": NfsConnector(mount_root, timeouts),
         "glusterfs": GlusterfsConnector(mount_root, timeouts, log_dir=log_dir or mount_root.parent / "log"),
-        "localfs": LocalfsConnector(mount_root, user=localfs_user),
+        "localfs": LocalfsConnector(mount_root, user=localfs_user, timeout=timeouts.stat),
         "iscsi": IscsiConnector(timeouts),
         "fcp": FcpConnector(),
     }

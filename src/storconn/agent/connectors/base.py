@@ -37,6 +37,9 @@ class Timeouts:
     mount: float = 30.0
     umount: float = 15.0
     ping: float = 3.0  # an NFS NULL call: a live server answers in milliseconds
+    # stat/statvfs of a local directory: milliseconds, unless it lies on a
+    # hung mount, where it would block for as long as that server is away.
+    stat: float = 5.0
 
 
 class Connector(Protocol):

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import os
+import queue
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from storconn.connection import ConnectionInfo, ErrorCode, LocalfsInfo, StorconnError
 
 from ..system.mountinfo import MountEntry
-from .base import statfs_probe, target_path
+from .base import Timeouts, statfs_probe, target_path
+
+T = TypeVar("T")
+_STAT_TIMEOUT = Timeouts().stat
 
 
 class LocalfsConnector:
     """Validates the directory and keeps a symlink to it at ``<mount-root>/localfs/<name>``.
 
     ``user`` is the (uid, gid) that must be able to read and write the
-    directory; None means the agent's own user.
+    directory; None means the agent's own user. ``timeout`` bounds the checks
+    of the directory (stat, statvfs, access), which block for as long as a
+    hung mount underneath it does.
     """
 
-    def __init__(self, mount_root: Path, *, user: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, mount_root: Path, *, user: tuple[int, int] | None = None, timeout: float = Timeouts().stat
+    ) -> None:
         self._mount_root = mount_root
         self._user = user
+        self._timeout = timeout
 
     def path(self, info: ConnectionInfo) -> str:
         return target_path(self._mount_root, info)
@@ -36,7 +48,7 @@ class LocalfsConnector:
     def connect(self, info: ConnectionInfo, path: str | None) -> None:
         assert isinstance(info, LocalfsInfo) and path is not None
         directory = info.params.path
-        self._check_directory(directory)
+        with_deadline(lambda: self._check_directory(directory), self._timeout, directory)
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         temporary = f"{path}.tmp{os.getpid()}"
         try:
@@ -97,3 +109,32 @@ class LocalfsConnector:
         else:
             bits = stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH
         return st.st_mode & bits == bits
+
+
+def with_deadline(check: Callable[[], T], timeout: float, directory: str) -> T:
+    """``check()`` in a thread of its own, given up on after ``timeout`` seconds.
+
+    A stat of a directory on a hung mount sleeps in the kernel until the
+    server answers; the thread is left to finish then (it is a daemon and
+    holds nothing), while the operation fails at once and is retried later.
+    """
+    outcome: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
+
+    def run() -> None:
+        try:
+            outcome.put((True, check()))
+        except BaseException as exc:  # handed to the caller as it is
+            outcome.put((False, exc))
+
+    threading.Thread(target=run, name="storconn-localfs-check", daemon=True).start()
+    try:
+        ok, value = outcome.get(timeout=timeout)
+    except queue.Empty:
+        raise StorconnError(
+            f"{directory} did not answer within {timeout:g} s: it may lie on a hung mount",
+            code=ErrorCode.HUNG,
+        ) from None
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[return-value]

@@ -16,8 +16,8 @@ from storconn.connection import (
     split_options,
 )
 
+from ..system import fsflags, mountinfo, nfs_ping
 from ..system import mount as mount_cmd
-from ..system import nfs_ping
 from ..system.mountinfo import MountEntry
 from .base import Timeouts, statfs_probe, target_path
 
@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 
 class MountConnector:
-    """A file system mounted at ``<mount-root>/<type>/<name>``."""
+    """A file system mounted at ``<mount-root>/<type>/<name>``.
+
+    The mount point is made immutable while nothing is mounted on it: when the
+    mount goes away behind the agent's back (a FUSE daemon killed, a lazy
+    unmount during a repair whose reconnect failed), writes to the path fail
+    with EPERM instead of landing on the root file system.
+    """
 
     def __init__(self, mount_root: Path, timeouts: Timeouts) -> None:
         self._mount_root = mount_root
@@ -35,7 +41,20 @@ class MountConnector:
         return target_path(self._mount_root, info)
 
     def present(self, info: ConnectionInfo, path: str | None, mounts: dict[str, MountEntry]) -> bool:
-        return path is not None and path in mounts
+        entry = mounts.get(path) if path is not None else None
+        return entry is not None and self.matches(info, entry)
+
+    def matches(self, info: ConnectionInfo, entry: MountEntry) -> bool:
+        """Whether ``entry`` is this target: the expected file-system type and source, not merely the path."""
+        types = self.fstypes(info)
+        if types and entry.fstype not in types:
+            return False
+        spec = self.mount_args(info)[0]
+        return same_source(spec, entry.source)
+
+    def fstypes(self, info: ConnectionInfo) -> frozenset[str]:
+        """The types the mount table may show for this target; empty for "any"."""
+        return _shown_types(self.mount_args(info)[1])
 
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         """(spec, fstype, options) for mount(8)."""
@@ -44,7 +63,7 @@ class MountConnector:
     def connect(self, info: ConnectionInfo, path: str | None) -> None:
         assert path is not None
         spec, fstype, options = self.mount_args(info)
-        os.makedirs(path, mode=0o755, exist_ok=True)
+        prepare_mount_point(path)
         mount_cmd.mount(
             spec,
             path,
@@ -57,17 +76,84 @@ class MountConnector:
     def disconnect(self, info: ConnectionInfo, path: str | None) -> None:
         assert path is not None
         mount_cmd.umount(path, timeout=self._timeouts.umount)
-        _remove_empty_dir(path)
+        remove_mount_point(path)
 
     def repair(self, info: ConnectionInfo, path: str | None) -> None:
         assert path is not None
         # A dead FUSE or stale NFS mount cannot be unmounted normally; detaching
-        # it lazily is safe here because the agent mounts it again at once.
+        # it lazily is safe here because the agent mounts it again at once,
+        # and the sealed mount point underneath takes no writes meanwhile.
         mount_cmd.umount(path, timeout=self._timeouts.umount, lazy=True)
         self.connect(info, path)
 
     def probe_command(self, path: str) -> list[str] | None:
         return statfs_probe(path)
+
+
+def _shown_types(fstype: str) -> frozenset[str]:
+    """What mountinfo calls a mount made with ``-t fstype``."""
+    if fstype in ("nfs", "nfs4"):
+        return frozenset({"nfs", "nfs4"})  # the kernel names the version it negotiated
+    if fstype in ("glusterfs", "fuse.glusterfs"):
+        return frozenset({"fuse.glusterfs"})
+    if fstype == "auto":
+        return frozenset()
+    return frozenset({fstype})
+
+
+def _normal_source(source: str) -> str:
+    """``host:/a//b/`` and ``host:a/b`` alike; other sources unchanged but for a trailing slash."""
+    head, sep, tail = source.rpartition(":") if not source.startswith("/") else ("", "", source)
+    if sep and "/" not in head and head:
+        tail = "/" + "/".join(part for part in tail.split("/") if part)
+        return f"{head.lower()}:{tail}"
+    return source.rstrip("/") or source
+
+
+def same_source(spec: str, shown: str) -> bool:
+    """Whether mountinfo's source ``shown`` is what mounting ``spec`` gives.
+
+    A device or image path may appear resolved (``/dev/sdb1`` for a link to
+    it, ``/dev/loopN`` for an image mounted with ``loop``); ``UUID=``/``LABEL=``
+    specs name no path, so only the type is checked for them.
+    """
+    if _normal_source(spec) == _normal_source(shown):
+        return True
+    if spec.startswith(("UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=")):
+        return True
+    if not spec.startswith("/"):
+        return False
+    if mountinfo.loop_backing_file(shown) == spec:
+        return True  # an image mounted with ``loop`` (sysfs: never blocks)
+    if spec.startswith("/dev/"):
+        # A link to a device (/dev/disk/by-uuid/...): resolving it reads
+        # devtmpfs only. Paths elsewhere are never resolved here, since this
+        # runs on every tick and an image may lie on a hung mount.
+        return shown == os.path.realpath(spec)
+    return False
+
+
+def prepare_mount_point(path: str) -> None:
+    """Create the mount point and seal it (immutable) while nothing is mounted on it."""
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    if mountinfo.read(path):
+        return  # the flag would land on what is mounted there, not on the directory
+    try:
+        fsflags.set_immutable(path, True)
+    except OSError as exc:
+        log.warning("cannot make mount point %s immutable (%s): while it is not mounted, "
+                    "writes to it land on the local file system", path, exc.strerror)
+
+
+def remove_mount_point(path: str) -> None:
+    """Unseal and remove the mount point once nothing is mounted on it; leave it if anything is."""
+    if mountinfo.read(path):
+        return
+    try:
+        fsflags.set_immutable(path, False)
+    except OSError as exc:
+        log.debug("cannot clear the immutable flag of %s: %s", path, exc.strerror)
+    _remove_empty_dir(path)
 
 
 # sshfs without these hangs file operations for minutes on a stopped server

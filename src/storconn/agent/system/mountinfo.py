@@ -19,6 +19,7 @@ class MountEntry:
     fstype: str
     source: str
     options: str
+    super_options: str = ""  # the file system's own (tmpfs size=, nfs vers=), after the source
 
 
 def _unescape(field: str) -> str:
@@ -53,6 +54,7 @@ def parse(text: str) -> list[MountEntry]:
                 fstype=fields[sep + 1],
                 source=_unescape(fields[sep + 2]),
                 options=fields[5],
+                super_options=fields[sep + 3] if len(fields) > sep + 3 else "",
             )
         )
     return entries
@@ -75,3 +77,22 @@ def read(only: str | None = None, *, path: Path = MOUNTINFO) -> dict[str, MountE
     if f" {_escape(only)} " not in text:
         return {}
     return {e.mountpoint: e for e in parse(text) if e.mountpoint == only}
+
+
+def stack(mountpoint: str, *, path: Path = MOUNTINFO) -> list[MountEntry]:
+    """Every entry mounted at ``mountpoint``, bottom first: the last one is what a path lookup sees."""
+    text = path.read_text()
+    if f" {_escape(mountpoint)} " not in text:
+        return []
+    return [e for e in parse(text) if e.mountpoint == mountpoint]
+
+
+def loop_backing_file(device: str) -> str | None:
+    """The file behind a loop device (``/dev/loop3``), from sysfs; None if it is not one."""
+    name = device.rsplit("/", 1)[-1]
+    if not device.startswith("/dev/loop") or not name[4:].isdigit():
+        return None
+    try:
+        return Path(f"/sys/block/{name}/loop/backing_file").read_text().strip() or None
+    except OSError:
+        return None
