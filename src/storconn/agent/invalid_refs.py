@@ -28,7 +28,7 @@ def load_error(reason: str) -> tuple[int, str]:
     )
 
 
-def redacted_wire(info_json: str | bytes) -> dict[str, Any] | None:
+def redacted_wire(info_json: str) -> dict[str, Any] | None:
     """The stored info as a status shows it, secrets masked; None if it is not a JSON object.
 
     A document that no model accepts cannot be redacted by its model, so

@@ -100,8 +100,7 @@ def check_ref_id(ref_id: object, *, field: str = "id") -> str:
 
 def check_prefix(prefix: object) -> str:
     """Return ``prefix`` if it may be released by, else raise InvalidParameter."""
-    check_ref_id(prefix, field="prefix")
-    assert isinstance(prefix, str)
+    prefix = check_ref_id(prefix, field="prefix")
     if not prefix.endswith(":") or prefix == ":":
         raise InvalidParameter("prefix", "must end with ':' and have something before it")
     return prefix
@@ -156,20 +155,16 @@ class Registry:
         not JSON at all) loads as a reference in error rather than stopping
         the agent: one bad row must not keep every other target down.
         """
-        parsed: dict[str | bytes, tuple[ConnectionInfo, str, dict[str, Any]] | tuple[int, str]] = {}
+        parsed: dict[str, tuple[ConnectionInfo, str, dict[str, Any]] | tuple[int, str]] = {}
         with self._lock:
             for row in self._store.load_refs():
-                if not isinstance(row.id, str):
-                    log.error("stored reference with a non-text id %r skipped", row.id)
-                    continue
                 cached = parsed.get(row.info_json)
                 if cached is None:
                     cached = parsed[row.info_json] = _parse_stored(row.info_json)
                 if len(cached) == 2:
                     log.error("reference %r loaded in error: %s", row.id, cached[1])
-                    stored = row.info_json if isinstance(row.info_json, str) else repr(row.info_json)
                     self._refs[row.id] = Reference(
-                        row.id, str(row.target), redacted_wire(row.info_json), stored, error=cached
+                        row.id, row.target, redacted_wire(row.info_json), row.info_json, error=cached
                     )
                     continue
                 info, stored, wire = cached
@@ -213,12 +208,7 @@ class Registry:
                 else:
                     batch_targets[key] = info
                 new.append((Reference(ref_id, key, wire, stored), info))
-            try:
-                self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
-            except StorconnError as exc:
-                log.error("acquire of %d references not stored: %s", len(new), exc)
-                results.update({ref.id: int(exc.code) for ref, _ in new})
-                return results
+            new = self._store_new_locked(new, results)
             for ref, info in new:
                 self._add_locked(ref, info)
                 results[ref.id] = _OK
@@ -230,6 +220,34 @@ class Registry:
         if new:
             self._on_change({ref.target for ref, _ in new})
         return results
+
+    def _store_new_locked(
+        self, new: list[tuple[Reference, ConnectionInfo]], results: dict[str, int]
+    ) -> list[tuple[Reference, ConnectionInfo]]:
+        """Store ``new`` durably; return those stored, with the error code of each other one in ``results``.
+
+        All in one transaction first. If the store refuses it, nothing of it
+        was kept, and each reference is tried on its own so that one the
+        store cannot take fails alone, not the whole batch.
+        """
+        try:
+            self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
+            return new
+        except StorconnError as exc:
+            if len(new) == 1:
+                log.error("acquire %s not stored: %s", shown(new[0][0].id), exc)
+                results[new[0][0].id] = int(exc.code)
+                return []
+        stored: list[tuple[Reference, ConnectionInfo]] = []
+        for ref, info in new:
+            try:
+                self._store.add_refs([(ref.id, ref.target, ref.stored)])
+            except StorconnError as exc:
+                log.error("acquire %s not stored: %s", shown(ref.id), exc)
+                results[ref.id] = int(exc.code)
+            else:
+                stored.append((ref, info))
+        return stored
 
     def release(self, ref_ids: Sequence[object] = (), prefixes: Sequence[object] = ()) -> dict[str, int]:
         """Answer each entry on its own: 0 released, 479 unknown, 1000 not a valid id or prefix."""
@@ -251,13 +269,12 @@ class Registry:
                     results[entry_key(ref_id)] = _UNKNOWN
             for prefix in prefixes:
                 try:
-                    check_prefix(prefix)
+                    valid = check_prefix(prefix)
                 except InvalidParameter as exc:
                     log.warning("release of prefix %s refused: %s", shown(prefix), exc)
                     results[entry_key(prefix)] = _INVALID
                     continue
-                assert isinstance(prefix, str)
-                doomed.extend(ref_id for ref_id in self._refs if ref_id.startswith(prefix))
+                doomed.extend(ref_id for ref_id in self._refs if ref_id.startswith(valid))
             doomed = list(dict.fromkeys(doomed))
             try:
                 self._store.remove_refs(doomed)
@@ -316,7 +333,7 @@ class Registry:
         return ref.target
 
 
-def _parse_stored(info_json: str | bytes) -> tuple[ConnectionInfo, str, dict[str, Any]] | tuple[int, str]:
+def _parse_stored(info_json: str) -> tuple[ConnectionInfo, str, dict[str, Any]] | tuple[int, str]:
     """A stored info parsed (model, canonical JSON, wire form), or the ``lastError`` that refuses it.
 
     Canonical JSON recomputed, not trusted: an older agent may have written

@@ -112,9 +112,30 @@ class Store:
             self._db.close()
 
     def load_refs(self) -> list[StoredRef]:
+        """Every stored reference. A row that is not valid UTF-8 text does not fail the load.
+
+        Read as bytes and decoded here: sqlite3's own decoding raises for the
+        whole query on one bad row, which would keep the agent from starting.
+        A bad info is decoded with replacement characters (it then fails
+        validation and loads in error); a bad id cannot be addressed by any
+        client, so its row is left in the store, unloaded, and logged.
+        """
         with self._lock:
-            rows = self._db.execute("SELECT id, target, info FROM refs").fetchall()
-        return [StoredRef(*row) for row in rows]
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(
+                "SELECT CAST(id AS BLOB), CAST(target AS BLOB), CAST(info AS BLOB) FROM refs"
+            ).fetchall()
+        refs: list[StoredRef] = []
+        for raw_id, raw_target, raw_info in rows:
+            try:
+                ref_id = bytes(raw_id).decode()
+            except UnicodeDecodeError:
+                log.error("stored reference with an id that is not UTF-8 text skipped: %r", bytes(raw_id)[:80])
+                continue
+            target = bytes(raw_target or b"").decode(errors="replace")
+            refs.append(StoredRef(ref_id, target, bytes(raw_info or b"").decode(errors="replace")))
+        return refs
 
     def load_ownership(self) -> list[StoredOwnership]:
         with self._lock:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from storconn.agent.refs import Registry
-from storconn.agent.store import Store
+from storconn.agent.store import Store, StoreError
 
 TMP = {"type": "posixfs", "params": {"spec": "scratch", "vfsType": "tmpfs", "options": "size=1m"}}
 LOCAL = {"type": "localfs", "params": {"path": "/srv/data"}}
@@ -205,3 +205,36 @@ def test_an_old_id_that_todays_rules_refuse_stays_releasable(tmp_path: Path) -> 
     registry.load()
     assert registry.release(["old\nid"]) == {"old\nid": 0}
     assert Store(path).load_refs() == []
+
+
+class _RefusingStore(Store):
+    """A store that cannot take the row of one id, whatever else comes with it."""
+
+    def add_refs(self, refs: Any) -> None:
+        rows = list(refs)
+        if any(row[0] == "poison" for row in rows):
+            raise StoreError("the reference store refused the write: test")
+        super().add_refs(rows)
+
+
+def test_a_row_the_store_refuses_fails_only_its_entry(tmp_path: Path) -> None:
+    store = _RefusingStore(tmp_path / "refs.sqlite")
+    registry = Registry(store)
+    other = {"type": "localfs", "params": {"path": "/srv/other"}}
+    assert registry.acquire({"a": TMP, "poison": LOCAL, "c": other}) == {"a": 0, "poison": 100, "c": 0}
+    assert sorted(r.id for r in store.load_refs()) == ["a", "c"]
+    assert sorted(r.id for r in registry.references()) == ["a", "c"]
+
+
+def test_a_row_that_is_not_utf8_does_not_stop_the_load(tmp_path: Path) -> None:
+    path = tmp_path / "refs.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO refs VALUES (?, ?, ?)", ("ok", "localfs:/srv/data", json.dumps(LOCAL)))
+        db.execute("INSERT INTO refs VALUES (?, ?, CAST(? AS TEXT))", ("bad-info", "t", b'{"type": "\xff"}'))
+        db.execute("INSERT INTO refs VALUES (CAST(? AS TEXT), ?, ?)", (b"bad-id-\xff", "t", json.dumps(LOCAL)))
+    registry = Registry(Store(path))
+    assert registry.load() == 2
+    refs = {r.id: r for r in registry.references()}
+    assert refs["ok"].error is None
+    assert refs["bad-info"].error is not None and refs["bad-info"].error[0] == 1000
