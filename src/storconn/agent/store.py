@@ -114,18 +114,25 @@ class Store:
     def load_refs(self) -> list[StoredRef]:
         """Every stored reference. A row that is not valid UTF-8 text does not fail the load.
 
-        Read as bytes and decoded here: sqlite3's own decoding raises for the
-        whole query on one bad row, which would keep the agent from starting.
-        A bad info is decoded with replacement characters (it then fails
-        validation and loads in error); a bad id cannot be addressed by any
-        client, so its row is left in the store, unloaded, and logged.
+        sqlite3 decodes text itself and raises for the whole query on one bad
+        row, which would keep the agent from starting; then the rows are read
+        again as bytes and decoded here. A bad info is decoded with
+        replacement characters (it then fails validation and loads in error);
+        a bad id cannot be addressed by any client, so its row is left in the
+        store, unloaded, and logged.
         """
         with self._lock:
-            cursor = self._db.cursor()
-            cursor.row_factory = None
-            rows = cursor.execute(
-                "SELECT CAST(id AS BLOB), CAST(target AS BLOB), CAST(info AS BLOB) FROM refs"
-            ).fetchall()
+            try:
+                rows = self._db.execute("SELECT id, target, info FROM refs").fetchall()
+            except sqlite3.OperationalError as exc:
+                log.error("the reference store holds text that is not UTF-8 (%s); reading it row by row", exc)
+                return self._load_refs_as_bytes_locked()
+        return [StoredRef(*row) for row in rows]
+
+    def _load_refs_as_bytes_locked(self) -> list[StoredRef]:
+        rows = self._db.execute(
+            "SELECT CAST(id AS BLOB), CAST(target AS BLOB), CAST(info AS BLOB) FROM refs"
+        ).fetchall()
         refs: list[StoredRef] = []
         for raw_id, raw_target, raw_info in rows:
             try:
