@@ -41,7 +41,7 @@ from storconn.connection import (
 )
 
 from .invalid_refs import load_error, redacted_wire
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +234,9 @@ class Registry:
             self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
             return new
         except StorconnError as exc:
-            if len(new) == 1:
-                log.error("acquire %s not stored: %s", shown(new[0][0].id), exc)
-                results[new[0][0].id] = int(exc.code)
+            if len(new) == 1 or not (isinstance(exc, StoreError) and exc.row_specific):
+                log.error("acquire of %d references not stored: %s", len(new), exc)
+                results.update({ref.id: int(exc.code) for ref, _ in new})
                 return []
         stored: list[tuple[Reference, ConnectionInfo]] = []
         for ref, info in new:
@@ -351,5 +351,6 @@ def _parse_stored(info_json: str) -> tuple[ConnectionInfo, str, dict[str, Any]] 
     except InvalidParameter as exc:
         return load_error(exc.message)
     except Exception as exc:  # whatever an unforeseen document does, the agent must start
-        log.exception("stored connection info could not be read")
+        # No traceback: a validator's own text may quote the values, secrets included.
+        log.error("stored connection info could not be read: %s", type(exc).__name__)
         return load_error(f"it could not be read: {type(exc).__name__}")

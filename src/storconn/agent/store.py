@@ -49,10 +49,17 @@ class StoredOwnership:
 
 
 class StoreError(StorconnError):
-    """The database refused a write; nothing of that write was kept."""
+    """The database refused a write; nothing of that write was kept.
 
-    def __init__(self, message: str) -> None:
+    ``row_specific`` says the fault lies in the values written (a duplicate
+    key, text sqlite cannot encode), so the same write without the bad row
+    may succeed; otherwise the database itself failed (locked, full, I/O)
+    and retrying row by row would only fail again, slowly.
+    """
+
+    def __init__(self, message: str, *, row_specific: bool = False) -> None:
         super().__init__(message, code=ErrorCode.GENERAL)
+        self.row_specific = row_specific
 
 
 @dataclass(slots=True)
@@ -77,7 +84,12 @@ def _store_error(exc: BaseException) -> StoreError:
         reason = f"a value is not valid Unicode text ({getattr(exc, 'reason', type(exc).__name__)})"
     else:
         reason = type(exc).__name__
-    error = StoreError(f"the reference store refused the write: {reason}")
+    # Locked, full, corrupt or failing I/O (OperationalError and the like)
+    # is the database's fault; the others are the values'.
+    row_specific = not isinstance(exc, sqlite3.Error) or isinstance(
+        exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+    )
+    error = StoreError(f"the reference store refused the write: {reason}", row_specific=row_specific)
     error.__cause__ = exc
     return error
 

@@ -210,10 +210,15 @@ def test_an_old_id_that_todays_rules_refuse_stays_releasable(tmp_path: Path) -> 
 class _RefusingStore(Store):
     """A store that cannot take the row of one id, whatever else comes with it."""
 
+    writes = 0  # the add_refs that got through
+
     def add_refs(self, refs: Any) -> None:
         rows = list(refs)
         if any(row[0] == "poison" for row in rows):
-            raise StoreError("the reference store refused the write: test")
+            raise StoreError("the reference store refused the write: test", row_specific=True)
+        if any(row[0] == "disk-full" for row in rows):
+            raise StoreError("the reference store refused the write: database or disk is full")
+        self.writes += 1
         super().add_refs(rows)
 
 
@@ -238,3 +243,11 @@ def test_a_row_that_is_not_utf8_does_not_stop_the_load(tmp_path: Path) -> None:
     refs = {r.id: r for r in registry.references()}
     assert refs["ok"].error is None
     assert refs["bad-info"].error is not None and refs["bad-info"].error[0] == 1000
+
+
+def test_a_store_that_fails_as_a_whole_fails_the_batch_without_retrying_each_row(tmp_path: Path) -> None:
+    store = _RefusingStore(tmp_path / "refs.sqlite")
+    registry = Registry(store)
+    many = {f"r{i}": TMP for i in range(50)}
+    assert set(registry.acquire({**many, "disk-full": LOCAL}).values()) == {100}
+    assert store.writes == 0 and store.load_refs() == []
