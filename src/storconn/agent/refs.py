@@ -8,8 +8,13 @@ Contract (seeds 000 and 003, DESIGN.md section 3):
   same target holds different params; 1000: a bad id or info. A failing
   entry never fails the others.
 - ``release(ids, prefixes)``: 0 for each released id, 479 for an unknown
-  one; a prefix (non-empty, ending in ':') releases every id starting with
-  it and answers for each. Nothing else changes.
+  one, 1000 for an entry that is not a valid id (a non-string entry is
+  answered under its JSON text); a prefix (a valid id ending in ':')
+  releases every id starting with it and answers for each, a bad one is
+  1000. Each entry is judged on its own. Nothing else changes.
+- A stored reference whose info no longer validates loads *in error*
+  (``Reference.error``): listed, never part of ``desired()``, releasable;
+  acquiring its id again answers 478 until it is released.
 - The reconciler is told which targets changed after the commit, outside
   the lock; it never sees a reference that is not on disk.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +40,8 @@ from storconn.connection import (
     parse_info,
 )
 
-from .store import Store
+from .invalid_refs import load_error, redacted_wire
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +54,22 @@ _INVALID = int(ErrorCode.INVALID_PARAMETER)
 MAX_ID_LENGTH = 255
 _FREEZE_AFTER = 256  # new references in one batch
 UNMANAGED_PREFIX = "unmanaged:"
+# C0 and C1 controls (NUL included) and lone surrogates: a surrogate is not a
+# Unicode scalar value, so no UTF-8 store, log or JSON reader takes it whole.
+_BAD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
 class Reference:
     id: str
     target: str
-    wire: dict[str, Any]  # connectionInfo without secrets; shared, never mutated
+    # connectionInfo without secrets; shared, never mutated. None only for a
+    # reference in error whose stored info is not even a JSON object.
+    wire: dict[str, Any] | None
     stored: str  # the canonical JSON kept in the store, secrets included
+    # (code, message) when the stored info no longer validates: such a
+    # reference holds its id but no target, and is never connected.
+    error: tuple[int, str] | None = None
 
 
 @dataclass(slots=True)
@@ -63,17 +78,52 @@ class _Target:
     ref_ids: set[str]
 
 
-def check_ref_id(ref_id: object) -> str:
-    """Return ``ref_id`` if it is a valid reference id, else raise InvalidParameter."""
+def check_ref_id(ref_id: object, *, field: str = "id") -> str:
+    """Return ``ref_id`` if it is a valid reference id, else raise InvalidParameter naming ``field``."""
     if not isinstance(ref_id, str) or not ref_id:
-        raise InvalidParameter("id", "must be a non-empty string")
+        raise InvalidParameter(field, "must be a non-empty string")
     if len(ref_id) > MAX_ID_LENGTH:
-        raise InvalidParameter("id", f"is {len(ref_id)} characters long; at most {MAX_ID_LENGTH}")
+        raise InvalidParameter(field, f"is {len(ref_id)} characters long; at most {MAX_ID_LENGTH}")
+    bad = _BAD_CHARACTER.search(ref_id)
+    if bad is not None:
+        what = "a lone surrogate" if bad.group() >= "\ud800" else "a control character"
+        raise InvalidParameter(
+            field, f"has {what} (U+{ord(bad.group()):04X}) at position {bad.start()}; "
+            "ids are Unicode text without control characters"
+        )
     if "/" in ref_id:
-        raise InvalidParameter("id", "may not contain '/'")
+        raise InvalidParameter(field, "may not contain '/'")
     if ref_id.startswith(UNMANAGED_PREFIX):
-        raise InvalidParameter("id", f"ids starting with {UNMANAGED_PREFIX!r} are reserved")
+        raise InvalidParameter(field, f"ids starting with {UNMANAGED_PREFIX!r} are reserved")
     return ref_id
+
+
+def check_prefix(prefix: object) -> str:
+    """Return ``prefix`` if it may be released by, else raise InvalidParameter."""
+    prefix = check_ref_id(prefix, field="prefix")
+    if not prefix.endswith(":") or prefix == ":":
+        raise InvalidParameter("prefix", "must end with ':' and have something before it")
+    return prefix
+
+
+def entry_key(entry: object) -> str:
+    """The key an answer about ``entry`` goes under: itself if a string, else its JSON text.
+
+    Clients may send anything in a list of ids (numbers, null, lists); each
+    such entry is answered on its own rather than failing the whole call.
+    """
+    if isinstance(entry, str):
+        return entry
+    try:
+        return json.dumps(entry, separators=(",", ":"), sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return repr(entry)
+
+
+def shown(entry: object) -> str:
+    """``entry`` for a log line: its repr, cut short, since a client may send megabytes."""
+    text = repr(entry)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _stored_and_wire(info: ConnectionInfo) -> tuple[str, dict[str, Any]]:
@@ -99,16 +149,24 @@ class Registry:
         self._on_change = on_change
 
     def load(self) -> int:
-        """Read every stored reference; return how many. Infos are parsed once per distinct JSON."""
-        parsed: dict[str, tuple[ConnectionInfo, str, dict[str, Any]]] = {}
+        """Read every stored reference; return how many. Infos are parsed once per distinct JSON.
+
+        A row whose info no longer validates (written by an older agent, or
+        not JSON at all) loads as a reference in error rather than stopping
+        the agent: one bad row must not keep every other target down.
+        """
+        parsed: dict[str, tuple[ConnectionInfo, str, dict[str, Any]] | tuple[int, str]] = {}
         with self._lock:
             for row in self._store.load_refs():
                 cached = parsed.get(row.info_json)
                 if cached is None:
-                    info = parse_info(json.loads(row.info_json))
-                    # Recomputed, not trusted: an older agent may have
-                    # written the same info in another key order.
-                    cached = parsed[row.info_json] = (info, *_stored_and_wire(info))
+                    cached = parsed[row.info_json] = _parse_stored(row.info_json)
+                if len(cached) == 2:
+                    log.error("reference %r loaded in error: %s", row.id, cached[1])
+                    self._refs[row.id] = Reference(
+                        row.id, row.target, redacted_wire(row.info_json), row.info_json, error=cached
+                    )
+                    continue
                 info, stored, wire = cached
                 self._add_locked(Reference(row.id, row.target, wire, stored), info)
             # Thousands of long-lived references would otherwise be walked by
@@ -126,7 +184,7 @@ class Registry:
                 check_ref_id(ref_id)
                 info = cast(ConnectionInfo, raw) if isinstance(raw, BaseModel) else parse_info(raw)
             except InvalidParameter as exc:
-                log.warning("acquire %r refused: %s", ref_id, exc)
+                log.warning("acquire %s refused: %s", shown(ref_id), exc)
                 results[ref_id] = _INVALID
                 continue
             candidates.append((ref_id, info, *_stored_and_wire(info)))
@@ -144,18 +202,13 @@ class Registry:
                 if current is not None:
                     differing = current.conflict_with(info)
                     if differing is not None:
-                        log.warning("acquire %r refused: %s differs from the held target", ref_id, differing)
+                        log.warning("acquire %s refused: %s differs from the held target", shown(ref_id), differing)
                         results[ref_id] = _CONFLICT
                         continue
                 else:
                     batch_targets[key] = info
                 new.append((Reference(ref_id, key, wire, stored), info))
-            try:
-                self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
-            except StorconnError as exc:
-                log.error("acquire of %d references not stored: %s", len(new), exc)
-                results.update({ref.id: int(exc.code) for ref, _ in new})
-                return results
+            new = self._store_new_locked(new, results)
             for ref, info in new:
                 self._add_locked(ref, info)
                 results[ref.id] = _OK
@@ -168,20 +221,60 @@ class Registry:
             self._on_change({ref.target for ref, _ in new})
         return results
 
-    def release(self, ref_ids: Sequence[str] = (), prefixes: Sequence[str] = ()) -> dict[str, int]:
+    def _store_new_locked(
+        self, new: list[tuple[Reference, ConnectionInfo]], results: dict[str, int]
+    ) -> list[tuple[Reference, ConnectionInfo]]:
+        """Store ``new`` durably; return those stored, with the error code of each other one in ``results``.
+
+        All in one transaction first. If the store refuses it, nothing of it
+        was kept, and each reference is tried on its own so that one the
+        store cannot take fails alone, not the whole batch.
+        """
+        try:
+            self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
+            return new
+        except StorconnError as exc:
+            if len(new) == 1 or not (isinstance(exc, StoreError) and exc.row_specific):
+                log.error("acquire of %d references not stored: %s", len(new), exc)
+                results.update({ref.id: int(exc.code) for ref, _ in new})
+                return []
+        stored: list[tuple[Reference, ConnectionInfo]] = []
+        for ref, info in new:
+            try:
+                self._store.add_refs([(ref.id, ref.target, ref.stored)])
+            except StorconnError as exc:
+                log.error("acquire %s not stored: %s", shown(ref.id), exc)
+                results[ref.id] = int(exc.code)
+            else:
+                stored.append((ref, info))
+        return stored
+
+    def release(self, ref_ids: Sequence[object] = (), prefixes: Sequence[object] = ()) -> dict[str, int]:
+        """Answer each entry on its own: 0 released, 479 unknown, 1000 not a valid id or prefix."""
         results: dict[str, int] = {}
         with self._lock:
             doomed: list[str] = []
             for ref_id in ref_ids:
                 if isinstance(ref_id, str) and ref_id in self._refs:
+                    # Before the id check: an older agent may have stored an
+                    # id that today's rules refuse, and it must stay releasable.
                     doomed.append(ref_id)
-                else:
-                    results[str(ref_id)] = _UNKNOWN
-            for prefix in prefixes:
-                if not isinstance(prefix, str) or not prefix.endswith(":") or prefix == ":":
-                    results[str(prefix)] = _INVALID
                     continue
-                doomed.extend(ref_id for ref_id in self._refs if ref_id.startswith(prefix))
+                try:
+                    check_ref_id(ref_id)
+                except InvalidParameter as exc:
+                    log.warning("release %s refused: %s", shown(ref_id), exc)
+                    results[entry_key(ref_id)] = _INVALID
+                else:
+                    results[entry_key(ref_id)] = _UNKNOWN
+            for prefix in prefixes:
+                try:
+                    valid = check_prefix(prefix)
+                except InvalidParameter as exc:
+                    log.warning("release of prefix %s refused: %s", shown(prefix), exc)
+                    results[entry_key(prefix)] = _INVALID
+                    continue
+                doomed.extend(ref_id for ref_id in self._refs if ref_id.startswith(valid))
             doomed = list(dict.fromkeys(doomed))
             try:
                 self._store.remove_refs(doomed)
@@ -190,12 +283,13 @@ class Registry:
                 results.update({ref_id: int(exc.code) for ref_id in doomed})
                 return results
             changed = {self._remove_locked(ref_id) for ref_id in doomed}
+            changed.discard(None)
             results.update(dict.fromkeys(doomed, _OK))
         if changed:
-            self._on_change(changed)
+            self._on_change(cast(set[str], changed))
         return results
 
-    def references(self, ref_ids: Iterable[str] | None = None) -> list[Reference]:
+    def references(self, ref_ids: Iterable[object] | None = None) -> list[Reference]:
         """Snapshot of the references (all, or those of ``ref_ids`` that exist)."""
         with self._lock:
             if ref_ids is None:
@@ -227,10 +321,36 @@ class Registry:
         else:
             target.ref_ids.add(ref.id)
 
-    def _remove_locked(self, ref_id: str) -> str:
+    def _remove_locked(self, ref_id: str) -> str | None:
+        """Forget ``ref_id``; return its target's key, or None for a reference in error (it has none)."""
         ref = self._refs.pop(ref_id)
+        if ref.error is not None:
+            return None
         target = self._targets[ref.target]
         target.ref_ids.discard(ref_id)
         if not target.ref_ids:
             del self._targets[ref.target]
         return ref.target
+
+
+def _parse_stored(info_json: str) -> tuple[ConnectionInfo, str, dict[str, Any]] | tuple[int, str]:
+    """A stored info parsed (model, canonical JSON, wire form), or the ``lastError`` that refuses it.
+
+    Canonical JSON recomputed, not trusted: an older agent may have written
+    the same info in another key order.
+    """
+    try:
+        document = json.loads(info_json)
+    except json.JSONDecodeError as exc:
+        return load_error(f"not valid JSON: {exc.msg} at position {exc.pos}")
+    except (ValueError, RecursionError) as exc:
+        return load_error(f"not valid JSON: {type(exc).__name__}")
+    try:
+        info = parse_info(document)
+        return (info, *_stored_and_wire(info))
+    except InvalidParameter as exc:
+        return load_error(exc.message)
+    except Exception as exc:  # whatever an unforeseen document does, the agent must start
+        # No traceback: a validator's own text may quote the values, secrets included.
+        log.error("stored connection info could not be read: %s", type(exc).__name__)
+        return load_error(f"it could not be read: {type(exc).__name__}")

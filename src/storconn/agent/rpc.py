@@ -47,16 +47,18 @@ class AcquireParams(_Params):
 
 
 class ReleaseParams(_Params):
-    refIDs: list[str] = Field(default_factory=list)
-    prefixes: list[str] = Field(default_factory=list)
+    # Entries are judged one by one by the registry: a number among the ids
+    # fails that entry (1000), not the whole release.
+    refIDs: list[Any] = Field(default_factory=list)
+    prefixes: list[Any] = Field(default_factory=list)
 
 
 class StatusesParams(_Params):
-    refIDs: list[str] | None = None
+    refIDs: list[Any] | None = None
 
 
 class WaitParams(_Params):
-    refIDs: list[str]
+    refIDs: list[Any]
     timeout: float = Field(ge=0, le=MAX_WAIT)
 
 

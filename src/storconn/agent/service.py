@@ -17,7 +17,7 @@ from .config import AgentConfig
 from .connectors import build_connectors
 from .metrics import AgentMetrics
 from .reconciler import Reconciler
-from .refs import UNMANAGED_PREFIX, Registry
+from .refs import UNMANAGED_PREFIX, Registry, check_ref_id, entry_key, shown
 from .store import Store
 from .system import iscsi_sysfs, iscsiadm, mountinfo
 from .system.mountinfo import MountEntry
@@ -75,13 +75,24 @@ class Agent:
     def acquire(self, con_ref_args: Mapping[str, object]) -> dict[str, int]:
         return self._registry.acquire(con_ref_args)
 
-    def release(self, ref_ids: Sequence[str] = (), prefixes: Sequence[str] = ()) -> dict[str, int]:
+    def release(self, ref_ids: Sequence[object] = (), prefixes: Sequence[object] = ()) -> dict[str, int]:
         return self._registry.release(ref_ids, prefixes)
 
-    def statuses(self, ref_ids: Sequence[str] | None = None) -> dict[str, Status]:
+    def statuses(self, ref_ids: Sequence[object] | None = None) -> dict[str, Status]:
+        """Each reference's status; an asked-for id that is not held answers 479, one that is no valid id 1000.
+
+        Every entry of ``ref_ids`` is judged on its own (a number or a list
+        among them is answered under its JSON text), never failing the call.
+        """
         views = self._reconciler.views()
         result: dict[str, Status] = {}
         for ref in self._registry.references(ref_ids):
+            if ref.error is not None:
+                # Stored by an older agent with an info no longer accepted:
+                # never connected, its own error, its info as far as it can be shown.
+                result[ref.id] = {"connected": False, "managed": True, "lastError": ref.error,
+                                  "connectionInfo": ref.wire, "path": None}
+                continue
             view = views.get(ref.target)
             result[ref.id] = {
                 "connected": view.connected if view else False,
@@ -94,11 +105,12 @@ class Agent:
             result.update(self._unmanaged())
         else:
             for ref_id in ref_ids:
-                if ref_id not in result:
-                    result[ref_id] = _unknown(ref_id)
+                if not (isinstance(ref_id, str) and ref_id in result):
+                    key, status = _not_held(ref_id)
+                    result.setdefault(key, status)
         return result
 
-    def wait(self, ref_ids: Sequence[str], timeout: float) -> dict[str, Status]:
+    def wait(self, ref_ids: Sequence[object], timeout: float) -> dict[str, Status]:
         """Statuses once each id is connected or an attempt begun after this call failed, or at the timeout."""
         if not 0 <= timeout <= MAX_WAIT:
             raise InvalidParameter("timeout", f"must be between 0 and {MAX_WAIT:g} seconds")
@@ -108,9 +120,9 @@ class Agent:
             refs = {ref.id: ref for ref in self._registry.references(ref_ids)}
             pending = False
             for ref_id in ref_ids:
-                ref = refs.get(ref_id)
+                ref = refs.get(ref_id) if isinstance(ref_id, str) else None
                 view = self._reconciler.view(ref.target) if ref else None
-                if ref is None or (view is not None and view.connected):
+                if ref is None or ref.error is not None or (view is not None and view.connected):
                     continue
                 if view is not None and view.last_failed_attempt is not None and view.last_failed_attempt >= called:
                     continue
@@ -127,7 +139,7 @@ class Agent:
         try:
             info = parse_uri(uri)
         except InvalidParameter as exc:
-            log.warning("manage %r refused: %s", connection_id, exc)
+            log.warning("manage %s refused: %s", shown(connection_id), exc)
             return int(exc.code)
         return self._registry.acquire({connection_id: info})[connection_id]
 
@@ -204,11 +216,18 @@ def _unmanaged_session(session: iscsi_sysfs.Session) -> Status:
     }
 
 
-def _unknown(ref_id: str) -> Status:
-    return {
+def _not_held(ref_id: object) -> tuple[str, Status]:
+    """The key and status answering an asked-for id that is not held: 1000 if it is no valid id, else 479."""
+    try:
+        check_ref_id(ref_id)
+    except InvalidParameter as exc:
+        error = (int(exc.code), exc.message)
+    else:
+        error = (int(ErrorCode.REF_ID_UNKNOWN), f"no reference {ref_id!r}")
+    return entry_key(ref_id), {
         "connected": False,
         "managed": False,
-        "lastError": (int(ErrorCode.REF_ID_UNKNOWN), f"no reference {ref_id!r}"),
+        "lastError": error,
         "connectionInfo": None,
         "path": None,
     }

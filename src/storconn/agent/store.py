@@ -8,6 +8,7 @@ are created 0600 for the same reason.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storconn.connection import ErrorCode, StorconnError
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -85,18 +88,49 @@ def _ownership_of(row: tuple[str | None, ...]) -> StoredOwnership:
 
 
 class StoreError(StorconnError):
-    """The database refused a write; nothing of that write was kept."""
+    """The database refused a write; nothing of that write was kept.
 
-    def __init__(self, message: str) -> None:
+    ``row_specific`` says the fault lies in the values written (a duplicate
+    key, text sqlite cannot encode), so the same write without the bad row
+    may succeed; otherwise the database itself failed (locked, full, I/O)
+    and retrying row by row would only fail again, slowly.
+    """
+
+    def __init__(self, message: str, *, row_specific: bool = False) -> None:
         super().__init__(message, code=ErrorCode.GENERAL)
+        self.row_specific = row_specific
 
 
 @dataclass(slots=True)
 class _Write:
     sql: str
     rows: Sequence[tuple[str | None, ...]]
-    done: bool = False
+    done: bool = False  # committed or failed: its writer may go
+    committed: bool = False
     error: StoreError | None = None
+
+
+def _store_error(exc: BaseException) -> StoreError:
+    """The StoreError for a write that raised ``exc``, whatever it was.
+
+    The text says what went wrong without quoting the values written, which
+    may hold secrets: sqlite's own messages name columns, not values, and a
+    UnicodeEncodeError is reduced to its reason.
+    """
+    if isinstance(exc, sqlite3.Error):
+        reason = str(exc)
+    elif isinstance(exc, UnicodeError):
+        reason = f"a value is not valid Unicode text ({getattr(exc, 'reason', type(exc).__name__)})"
+    else:
+        reason = type(exc).__name__
+    # Locked, full, corrupt or failing I/O (OperationalError and the like)
+    # is the database's fault; the others are the values'.
+    row_specific = not isinstance(exc, sqlite3.Error) or isinstance(
+        exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+    )
+    error = StoreError(f"the reference store refused the write: {reason}", row_specific=row_specific)
+    error.__cause__ = exc
+    return error
 
 
 class Store:
@@ -130,9 +164,37 @@ class Store:
             self._db.close()
 
     def load_refs(self) -> list[StoredRef]:
+        """Every stored reference. A row that is not valid UTF-8 text does not fail the load.
+
+        sqlite3 decodes text itself and raises for the whole query on one bad
+        row, which would keep the agent from starting; then the rows are read
+        again as bytes and decoded here. A bad info is decoded with
+        replacement characters (it then fails validation and loads in error);
+        a bad id cannot be addressed by any client, so its row is left in the
+        store, unloaded, and logged.
+        """
         with self._lock:
-            rows = self._db.execute("SELECT id, target, info FROM refs").fetchall()
+            try:
+                rows = self._db.execute("SELECT id, target, info FROM refs").fetchall()
+            except sqlite3.OperationalError as exc:
+                log.error("the reference store holds text that is not UTF-8 (%s); reading it row by row", exc)
+                return self._load_refs_as_bytes_locked()
         return [StoredRef(*row) for row in rows]
+
+    def _load_refs_as_bytes_locked(self) -> list[StoredRef]:
+        rows = self._db.execute(
+            "SELECT CAST(id AS BLOB), CAST(target AS BLOB), CAST(info AS BLOB) FROM refs"
+        ).fetchall()
+        refs: list[StoredRef] = []
+        for raw_id, raw_target, raw_info in rows:
+            try:
+                ref_id = bytes(raw_id).decode()
+            except UnicodeDecodeError:
+                log.error("stored reference with an id that is not UTF-8 text skipped: %r", bytes(raw_id)[:80])
+                continue
+            target = bytes(raw_target or b"").decode(errors="replace")
+            refs.append(StoredRef(ref_id, target, bytes(raw_info or b"").decode(errors="replace")))
+        return refs
 
     def load_ownership(self) -> list[StoredOwnership]:
         with self._lock:
@@ -179,27 +241,58 @@ class Store:
             raise mine.error
 
     def _commit_locked(self, batch: list[_Write]) -> None:
+        """Commit ``batch``; every write of it ends ``done``, committed or with its error.
+
+        Any exception counts, not only sqlite3.Error: a value sqlite cannot
+        take (a lone surrogate raises UnicodeEncodeError, a huge integer
+        OverflowError) or a MemoryError must fail its own write and no other,
+        and must never leave a writer of the group waiting for an answer.
+        """
         try:
-            self._transaction_locked(batch)
-        except sqlite3.Error:
-            # One bad write must not fail the others: commit each on its own
-            # so that the error lands on the write that caused it.
+            try:
+                self._transaction_locked(batch)
+            except Exception:
+                # One bad write must not fail the others: commit each on its
+                # own so that the error lands on the write that caused it.
+                for write in batch:
+                    try:
+                        self._transaction_locked([write])
+                    except Exception as exc:
+                        if not isinstance(exc, sqlite3.Error):
+                            log.error("a store write failed with %s", type(exc).__name__)
+                        write.error = _store_error(exc)
+                    else:
+                        write.committed = True
+            else:
+                for write in batch:
+                    write.committed = True
+        finally:
+            # Even a BaseException escaping above (KeyboardInterrupt in a
+            # test) must not leave a writer believing its write was kept.
             for write in batch:
-                try:
-                    self._transaction_locked([write])
-                except sqlite3.Error as exc:
-                    write.error = StoreError(f"the reference store refused the write: {exc}")
-                    write.error.__cause__ = exc
-        for write in batch:
-            write.done = True
+                if not write.committed and write.error is None:
+                    write.error = StoreError("the reference store refused the write: interrupted")
+                write.done = True
 
     def _transaction_locked(self, batch: list[_Write]) -> None:
+        if self._db.in_transaction:
+            # Left over by a rollback that itself failed: writes must not
+            # join a transaction that is not theirs.
+            self._rollback_locked()
         try:
             self._db.execute("BEGIN IMMEDIATE")
             for write in batch:
                 self._db.executemany(write.sql, write.rows)
             self._db.execute("COMMIT")
-        except sqlite3.Error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+        except BaseException:
+            self._rollback_locked()
             raise
+
+    def _rollback_locked(self) -> None:
+        if not self._db.in_transaction:
+            return
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            # The next transaction tries again; this one's error is the story.
+            log.error("rollback of the reference store failed: %s", exc)
