@@ -383,7 +383,7 @@ def check_login(
     Raises StorconnError: ISCSI_LOGIN_AUTH, ISCSI_LOGIN, UNSUPPORTED, TIMEOUT.
     """
     node = Node(iqn, hostname, port)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIBISCSI_CHAP_")}
+    env: dict[str, str] = {}
     if username is not None:
         env["LIBISCSI_CHAP_USERNAME"] = username
         env["LIBISCSI_CHAP_PASSWORD"] = password or ""
