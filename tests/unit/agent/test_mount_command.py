@@ -23,6 +23,7 @@ class Recorder:
         self.argvs: list[list[str]] = []
         self.fstabs: list[tuple[str, int, int]] = []  # text, file mode, directory mode
         self.secrets: list[list[str]] = []
+        self.failures: dict[str, tuple[int, str]] = {}  # program → (exit status, stderr)
 
     def __call__(self, argv: list[str], *, timeout: float, secrets: Any = ()) -> CommandResult:
         self.argvs.append(list(argv))
@@ -36,7 +37,8 @@ class Recorder:
                     stat.S_IMODE(path.parent.stat().st_mode),
                 )
             )
-        return CommandResult(tuple(argv), 0, "", "")
+        status, stderr = self.failures.get(argv[0], (0, ""))
+        return CommandResult(tuple(argv), status, "", stderr)
 
 
 @pytest.fixture
@@ -123,6 +125,23 @@ def test_a_kernel_mount_needs_no_scope_even_under_systemd(
 ) -> None:
     mount_cmd.mount("s:/x", "/mnt/x", fstype=fstype, timeout=5, systemd=True)
     assert recorder.argvs[0][0] == "mount"
+
+
+def test_a_scope_systemd_will_not_make_falls_back_to_a_plain_mount(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder.failures["systemd-run"] = (1, "Failed to connect to bus: No such file or directory")
+    mount_cmd.mount("u@h:/d", "/mnt/x", fstype="fuse.sshfs", timeout=5, systemd=True)
+    assert [argv[0] for argv in recorder.argvs] == ["systemd-run", "mount"]
+    assert "no systemd scope" in caplog.text
+
+
+def test_a_mount_that_fails_inside_its_scope_is_not_run_again(recorder: Recorder) -> None:
+    recorder.failures["systemd-run"] = (32, "mount: /mnt/x: special device u@h:/d does not exist.")
+    with pytest.raises(StorconnError) as caught:
+        mount_cmd.mount("u@h:/d", "/mnt/x", fstype="fuse.sshfs", timeout=5, systemd=True)
+    assert "does not exist" in caught.value.message
+    assert len(recorder.argvs) == 1
 
 
 def test_without_systemd_a_fuse_mount_runs_as_before(recorder: Recorder) -> None:

@@ -15,6 +15,7 @@ Two things about how mount(8) is run:
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,7 +25,9 @@ from pathlib import Path
 from storconn.connection import ErrorCode, StorconnError
 
 from . import scope
-from .command import CommandNotFound, CommandTimeout, run
+from .command import CommandNotFound, CommandResult, CommandTimeout, run
+
+log = logging.getLogger(__name__)
 
 # mount(8) exit status 32 is "mount failure"; the words tell which kind.
 _UNSUPPORTED_HINTS = ("no such device", "unknown filesystem type", "not supported by the kernel")
@@ -68,8 +71,15 @@ def mount(
             if options:
                 argv += ["-o", ",".join(options)]
             argv += ["--", spec, mountpoint]
-        argv = scope.in_own_scope(argv, mountpoint=mountpoint, fstype=fstype, systemd=systemd)
-        _mount(argv, spec, fstype, timeout=timeout, secrets=hidden)
+        scoped = scope.in_own_scope(argv, mountpoint=mountpoint, fstype=fstype, systemd=systemd)
+        result = _run_mount(scoped, spec, timeout=timeout, secrets=hidden)
+        if scoped != argv and scope.not_started(result):
+            # systemd is there but will not make the scope (no bus in a
+            # container, a policy): a mount without one beats no mount.
+            log.warning("no systemd scope for the %s mount on %s (%s); mounting without one, so "
+                        "its daemon stops with the agent's unit", fstype, mountpoint, result.message())
+            result = _run_mount(argv, spec, timeout=timeout, secrets=hidden)
+        _raise_for(result, spec, fstype)
 
 
 def needs_helper(fstype: str) -> bool:
@@ -94,15 +104,18 @@ def _private_fstab(spec: str, target: str, fstype: str, options: Sequence[str]) 
         yield Path(name)
 
 
-def _mount(argv: list[str], spec: str, fstype: str, *, timeout: float, secrets: list[str]) -> None:
+def _run_mount(argv: list[str], spec: str, *, timeout: float, secrets: list[str]) -> CommandResult:
     try:
-        result = run(argv, timeout=timeout, secrets=secrets)
+        return run(argv, timeout=timeout, secrets=secrets)
     except CommandTimeout as exc:
         raise StorconnError(
             f"mount of {spec} did not finish within {timeout:g} s", code=ErrorCode.TIMEOUT
         ) from exc
     except CommandNotFound as exc:
         raise StorconnError(str(exc), code=ErrorCode.UNSUPPORTED) from exc
+
+
+def _raise_for(result: CommandResult, spec: str, fstype: str) -> None:
     if result.ok:
         return
     words = result.message()

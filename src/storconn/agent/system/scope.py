@@ -29,6 +29,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from .command import CommandResult
+
 SYSTEMD_RUN = "systemd-run"
 # sd_booted(3): the system runs systemd as its init iff this directory exists.
 SYSTEMD_RUNTIME = Path("/run/systemd/system")
@@ -63,6 +65,18 @@ def unit_name(mountpoint: str, *, token: str | None = None) -> str:
     digest = hashlib.sha256(mountpoint.encode(errors="surrogateescape")).hexdigest()[:12]
     token = token or secrets.token_hex(4)
     return f"storconn-mount-{readable or 'root'}-{digest}-{token}.scope"
+
+
+def not_started(result: CommandResult) -> bool:
+    """Whether ``systemd-run`` itself failed (no scope, the command never ran), by its own words.
+
+    Its errors start "Failed to" (to connect to the bus, to start the
+    transient scope unit); mount's start with "mount:" and its exit status is
+    32 or more.
+    """
+    if result.ok or result.returncode >= 32 or result.argv[:1] != (SYSTEMD_RUN,):
+        return False
+    return any(line.strip().startswith("Failed to") for line in result.stderr.splitlines())
 
 
 def in_own_scope(
