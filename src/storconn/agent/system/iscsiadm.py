@@ -45,6 +45,7 @@ ISCSI_LS = "iscsi-ls"
 ISCSI_INQ = "iscsi-inq"
 INITIATOR_NAME_FILE = Path("/etc/iscsi/initiatorname.iscsi")
 NODES_DIR = Path("/etc/iscsi/nodes")
+_TEMPORARY_PREFIX = ".storconn-"
 
 # open-iscsi exit statuses (include/iscsi_err.h) this module tells apart. The
 # login failures proper (5, 8 transport timeout, 19 fatal login) need no
@@ -251,7 +252,9 @@ def node_record_files(node: Node, *, nodes_dir: Path | None = None) -> list[Path
     found: list[Path] = []
     for target in targets:
         for path in sorted(target.rglob("*")):
-            if path.is_file() and not path.is_symlink() and _record_is(path, node):
+            if path.name.startswith(_TEMPORARY_PREFIX) or path.is_symlink():
+                continue  # a rewrite in progress (or cut short by a crash) is no record
+            if path.is_file() and _record_is(path, node):
                 found.append(path)
     return found
 
@@ -286,7 +289,7 @@ def _rewrite_record(path: Path, settings: Mapping[str, str]) -> None:
             if line.partition(" = ")[0].strip() not in settings]
     kept += [f"{name} = {value}" for name, value in settings.items()]
     # mkstemp creates the file 0600 before a byte of the secret is written.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".storconn-")
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=_TEMPORARY_PREFIX)
     try:
         with os.fdopen(fd, "w", errors="surrogateescape") as out:
             out.write("\n".join(kept) + "\n")
