@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from storconn.agent import Agent
-from storconn.agent.system import iscsi_sysfs, iscsiadm
+from storconn.agent.system import iscsi_records, iscsi_sysfs, iscsiadm
 from storconn.connection import ErrorCode, StorconnError
 from tests.conftest import kernel_module_available
 from tests.peers.agent import is_root
@@ -213,7 +213,7 @@ def test_iscsiadm_reads_the_chap_settings_written_into_its_record() -> None:
                          3260, tpgt=1)
     try:
         iscsiadm.new_node(node, timeout=15)
-        iscsiadm.write_node_secrets(node, {
+        iscsi_records.write_secrets(node, {
             "node.session.auth.authmethod": "CHAP",
             "node.session.auth.username": USER,
             "node.session.auth.password": PASSWORD,

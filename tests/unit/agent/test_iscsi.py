@@ -18,7 +18,7 @@ import pytest
 from storconn.agent.connectors import Timeouts
 from storconn.agent.connectors.iscsi import IscsiConnector
 from storconn.agent.connectors.ownership import FoundExisting
-from storconn.agent.system import iscsi_sysfs, iscsiadm
+from storconn.agent.system import iscsi_records, iscsi_sysfs, iscsiadm
 from storconn.agent.system.command import CommandNotFound, CommandResult, CommandTimeout
 from storconn.agent.system.iscsi_sysfs import Session
 from storconn.agent.system.iscsiadm import DiscoveredTarget, Node
@@ -324,7 +324,7 @@ def test_secrets_go_into_the_record_file_of_the_node(tmp_path: Path) -> None:
     other_iface = _record(tmp_path, "127.0.0.1,3260,1/eth1", tpgt=1, iface="eth1")
     other_port = _record(tmp_path, "127.0.0.1,3261", port=3261)
     before = {p: p.read_text() for p in (other_iface, other_port)}
-    iscsiadm.write_node_secrets(
+    iscsi_records.write_secrets(
         NODE,
         {"node.session.auth.authmethod": "CHAP", "node.session.auth.password": PASSWORD},
         nodes_dir=tmp_path,
@@ -345,7 +345,7 @@ def test_a_node_without_tpgt_gets_secrets_in_every_record_iscsiadm_would_use(
     old_layout = _record(tmp_path, "storage.example,3260", address="storage.example")
     discovered = _record(tmp_path, "storage.example,3260,2/default", tpgt=2,
                          address="storage.example")
-    iscsiadm.write_node_secrets(
+    iscsi_records.write_secrets(
         Node(IQN.upper(), "Storage.Example"), {"node.session.auth.password": PASSWORD},
         nodes_dir=tmp_path,
     )
@@ -356,7 +356,7 @@ def test_a_node_without_tpgt_gets_secrets_in_every_record_iscsiadm_would_use(
 def test_secrets_for_a_node_without_a_record_are_465(tmp_path: Path) -> None:
     _record(tmp_path, "127.0.0.1,3260,1/default", tpgt=1, iface="eth1")
     with pytest.raises(StorconnError) as caught:
-        iscsiadm.write_node_secrets(NODE, {"node.session.auth.password": PASSWORD},
+        iscsi_records.write_secrets(NODE, {"node.session.auth.password": PASSWORD},
                                     nodes_dir=tmp_path)
     assert caught.value.code == ErrorCode.ISCSI_SETUP
     assert PASSWORD not in caught.value.message
@@ -654,10 +654,10 @@ class FakeIscsiadm:
     session_existed: bool = False  # login answers exit 15
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(iscsi_records, "write_secrets", self.write_secrets)
         for name in (
             "new_node",
             "update_node",
-            "write_node_secrets",
             "delete_node",
             "login",
             "logout_session",
@@ -671,7 +671,7 @@ class FakeIscsiadm:
     def update_node(self, node: Node, name: str, value: str, *, timeout: float) -> None:
         self.calls.append(("update", name, value))
 
-    def write_node_secrets(
+    def write_secrets(
         self, node: Node, settings: dict[str, str], *, nodes_dir: Path | None = None
     ) -> None:
         self.calls.append(("secrets", node, dict(settings)))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from storconn.connection import ConnectionInfo, ErrorCode, IscsiInfo, StorconnError
 
-from ..system import iscsi_sysfs, iscsiadm
+from ..system import iscsi_records, iscsi_sysfs, iscsiadm
 from ..system.iscsi_sysfs import Session
 from ..system.iscsiadm import Node
 from ..system.mountinfo import MountEntry
@@ -212,7 +212,7 @@ class IscsiConnector:
             # Into the record file, never on iscsiadm's command line, which
             # any local user can read in /proc/PID/cmdline.
             chap = credentials.params
-            iscsiadm.write_node_secrets(node, {
+            iscsi_records.write_secrets(node, {
                 "node.session.auth.authmethod": "CHAP",
                 "node.session.auth.username": chap.username,
                 "node.session.auth.password": chap.password.get_secret_value(),
