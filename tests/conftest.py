@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,33 @@ if TYPE_CHECKING:
 from tests.peers.mounts import unmount_all_under
 
 needs_root = pytest.mark.skipif(not is_root(), reason="needs root: real mounts")
+
+
+def kernel_module_available(module: str) -> bool:
+    """Whether the kernel has ``module`` or can load it: not only whether it is loaded now.
+
+    A fresh host loads iscsi_tcp or nfs on first use (iscsiadm and mount ask
+    for them), so "not loaded" must not skip the tests that would run there.
+    ``modprobe -n`` finds modules built in or on disk; without modprobe the
+    module tree is searched.
+    """
+    if Path("/sys/module", module).exists():
+        return True
+    modprobe = shutil.which("modprobe") or next(
+        (p for p in ("/sbin/modprobe", "/usr/sbin/modprobe") if Path(p).exists()), None
+    )
+    if modprobe:
+        dry_run = subprocess.run(
+            [modprobe, "-n", module], capture_output=True, timeout=10, check=False
+        )
+        return dry_run.returncode == 0
+    tree = Path("/lib/modules", os.uname().release)
+    try:
+        if f"/{module}.ko" in (tree / "modules.builtin").read_text():
+            return True
+    except OSError:
+        pass
+    return any(tree.rglob(f"{module}.ko*")) if tree.is_dir() else False
 
 
 @pytest.fixture

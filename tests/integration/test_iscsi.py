@@ -8,6 +8,7 @@ module exists the full session path runs.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
@@ -18,8 +19,10 @@ from typing import Any
 import pytest
 
 from storconn.agent import Agent
-from storconn.agent.system import iscsi_sysfs, iscsiadm
+from storconn.agent.system import iscsi_records, iscsi_sysfs, iscsiadm
 from storconn.connection import ErrorCode, StorconnError
+from tests.conftest import kernel_module_available
+from tests.peers.agent import is_root
 from tests.peers.mounts import eventually
 from tests.peers.tgt import Target, TgtServer, available, node_records, remove_node_records
 
@@ -67,9 +70,11 @@ def _chap(server: TgtServer) -> Target:
 
 
 def _no_initiator() -> None:
-    if iscsi_sysfs.kernel_has_initiator():
+    # Loadable counts as present: iscsiadm loads iscsi_tcp on the first login.
+    if kernel_module_available("iscsi_tcp"):
         pytest.skip(
-            "this kernel has the iSCSI initiator: logins succeed here (see the session test)"
+            "this kernel has the iSCSI initiator (iscsi_tcp loaded or loadable): logins can "
+            "succeed here (see the session test)"
         )
 
 
@@ -169,9 +174,10 @@ def test_a_wrong_chap_password_is_476(iscsi_agent: Agent, tgt: TgtServer) -> Non
 def test_two_references_share_one_session_until_the_last_release(
     iscsi_agent: Agent, tgt: TgtServer
 ) -> None:
-    if not Path("/sys/module/iscsi_tcp").exists():
+    if not kernel_module_available("iscsi_tcp"):
         reason = (
-            "no /sys/module/iscsi_tcp: this kernel has no iSCSI initiator, so no session can exist"
+            "no iscsi_tcp, loaded or to load (modprobe -n): this kernel has no iSCSI initiator, "
+            "so no session can exist"
         )
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)
@@ -195,3 +201,29 @@ def test_two_references_share_one_session_until_the_last_release(
     agent.release(["b"])
     eventually(lambda: not sessions(), timeout=30)
     eventually(lambda: not node_records(target.iqn).exists(), timeout=10)
+
+
+# -- node records: the CHAP password written where iscsiadm reads it ---------------------
+
+
+def test_iscsiadm_reads_the_chap_settings_written_into_its_record() -> None:
+    if not is_root():
+        pytest.skip("needs root: node records live in /etc/iscsi")
+    node = iscsiadm.Node(f"iqn.2026-01.test.storconn:{uuid.uuid4().hex[:8]}-record", "127.0.0.1",
+                         3260, tpgt=1)
+    try:
+        iscsiadm.new_node(node, timeout=15)
+        iscsi_records.write_secrets(node, {
+            "node.session.auth.authmethod": "CHAP",
+            "node.session.auth.username": USER,
+            "node.session.auth.password": PASSWORD,
+        })
+        iscsiadm.update_node(node, "node.startup", "manual", timeout=15)  # a later update keeps them
+        shown = subprocess.run(node.argv() + ["-o", "show", "-S"], capture_output=True, text=True,
+                               timeout=15, check=False).stdout.splitlines()
+        assert "node.session.auth.authmethod = CHAP" in shown
+        assert f"node.session.auth.username = {USER}" in shown
+        assert f"node.session.auth.password = {PASSWORD}" in shown
+        assert "node.startup = manual" in shown
+    finally:
+        remove_node_records(node.iqn, 3260)

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from storconn.connection import ConnectionInfo, ErrorCode, IscsiInfo, StorconnError
 
-from ..system import iscsi_sysfs, iscsiadm
+from ..system import iscsi_records, iscsi_sysfs, iscsiadm
 from ..system.iscsi_sysfs import Session
 from ..system.iscsiadm import Node
 from ..system.mountinfo import MountEntry
 from .base import Timeouts
+from .ownership import FoundExisting
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,13 @@ class IscsiConnector:
         sysfs_root: Path = iscsi_sysfs.SYSFS,
         proc_root: Path = iscsi_sysfs.PROC,
         max_parallel_logins: int = 4,
+        nodes_dir: Path | None = None,
     ) -> None:
         self._timeouts = timeouts
         self._sysfs = sysfs_root
         self._proc = proc_root
         self._logins = threading.BoundedSemaphore(max_parallel_logins)
+        self._nodes_dir = nodes_dir  # None: open-iscsi's /etc/iscsi/nodes
         # Host name → its addresses, learnt in connect (which may block on
         # DNS: it runs in the pool). present() runs in the reconciler's tick
         # and must not resolve; sysfs holds addresses only.
@@ -80,27 +83,28 @@ class IscsiConnector:
         return any(s.logged_in for s in self.sessions(_iscsi(info)))
 
     def connect(self, info: ConnectionInfo, path: str | None) -> None:
-        """Write the node record (manual startup, CHAP), then log in; a session up is success.
+        """Resolve the portal, write the node record (manual startup, CHAP), then log in.
 
-        Raises StorconnError: CONNECTION_LOST (a session exists and iscsid is
-        recovering it), ISCSI_LOGIN_AUTH, ISCSI_LOGIN, ISCSI_SETUP,
+        Ownership is decided here, after the portal's host name is resolved
+        (sysfs holds addresses only): a session to the target that exists
+        in any state before the agent's login, or that the login finds
+        (exit 15), was not made by this call, and :class:`FoundExisting`
+        says so; the caller must not claim it (see ``ownership``).
+
+        Raises StorconnError: FoundExisting (LOGGED_IN: CONNECTION; FAILED or
+        FREE, iscsid recovering it: CONNECTION_LOST), CONNECTION (the host
+        name does not resolve), ISCSI_LOGIN_AUTH, ISCSI_LOGIN, ISCSI_SETUP,
         ISCSI_IFACE, UNSUPPORTED (the kernel or iscsid cannot), TIMEOUT.
         """
         info = _iscsi(info)
-        self._learn_addresses(info.params.target.portal.hostname)
-        for session in self.sessions(info):
-            if session.logged_in:
-                return
-            # Logging in again would only add a second session beside it.
-            raise StorconnError(
-                f"iSCSI session {session.sid} is {session.state}; iscsid is recovering it",
-                code=ErrorCode.CONNECTION_LOST,
-            )
         node = node_of(info)
+        self._resolve(info.params.target.portal.hostname)
+        for session in self.sessions(info):
+            raise _found(session, node)
         try:
             self._write_node(node, info)
             with self._logins:
-                iscsiadm.login(node, timeout=self._timeouts.mount)
+                created = iscsiadm.login(node, timeout=self._timeouts.mount)
         except StorconnError as exc:
             if exc.code != ErrorCode.TIMEOUT:
                 # A login cut short by its timeout may still complete in
@@ -109,6 +113,14 @@ class IscsiConnector:
             if exc.code == ErrorCode.UNSUPPORTED:
                 raise self._explain_unsupported(info, exc) from exc
             raise
+        if not created:
+            # Someone logged in between the look at sysfs and this login.
+            raise FoundExisting(
+                f"iSCSI login to {node} found a session made meanwhile by someone else; "
+                "used, not owned",
+                state="LOGGED_IN",
+                code=ErrorCode.CONNECTION,
+            )
 
     def disconnect(self, info: ConnectionInfo, path: str | None) -> None:
         """Log out of the target's sessions, delete its node record; BUSY while disks are used."""
@@ -159,45 +171,52 @@ class IscsiConnector:
             known = self._addresses.get(hostname.lower(), frozenset())
         # A name not resolved yet (after a restart) matches nothing: the
         # reconciler then calls connect, which resolves it, finds the
-        # session and returns without a second login.
+        # session and raises FoundExisting instead of logging in again.
         return any(iscsi_sysfs.same_address(address, a) for a in known)
 
-    def _learn_addresses(self, hostname: str) -> None:
+    def _resolve(self, hostname: str) -> None:
+        """Learn the addresses of the portal's host name, for matching sessions in sysfs.
+
+        Raises StorconnError CONNECTION when the name does not resolve: without
+        its addresses no session can be told apart, so no ownership decided.
+        """
         if _is_ip(hostname):
             return
         try:
             found = socket.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
         except OSError as exc:
-            log.debug("cannot resolve %s yet: %s", hostname, exc)  # iscsiadm will say so
-            return
+            raise StorconnError(
+                f"iSCSI portal host name {hostname!r} does not resolve: {exc}",
+                code=ErrorCode.CONNECTION,
+            ) from exc
         addresses = frozenset(str(entry[4][0]) for entry in found)
         with self._addresses_lock:
             self._addresses[hostname.lower()] = addresses
 
     def _write_node(self, node: Node, info: IscsiInfo) -> None:
         iscsiadm.new_node(node, timeout=NODE_BUDGET)
-        settings: list[tuple[str, str, bool]] = [
+        settings: list[tuple[str, str]] = [
             # The agent, not iscsid at boot, decides when a session exists:
             # after a reboot the references bring it back.
-            ("node.startup", "manual", False),
-            ("node.session.initial_login_retry_max", str(LOGIN_RETRIES), False),
-            ("node.conn[0].timeo.login_timeout", str(LOGIN_TIMEOUT), False),
+            ("node.startup", "manual"),
+            ("node.session.initial_login_retry_max", str(LOGIN_RETRIES)),
+            ("node.conn[0].timeo.login_timeout", str(LOGIN_TIMEOUT)),
         ]
         credentials = info.params.credentials
         if credentials is None:
             # Explicit: a record left by someone else may still ask for CHAP.
-            settings.append(("node.session.auth.authmethod", "None", False))
-        else:
-            # iscsiadm takes the password only on its command line; run()
-            # keeps it out of logs and errors.
+            settings.append(("node.session.auth.authmethod", "None"))
+        for name, value in settings:
+            iscsiadm.update_node(node, name, value, timeout=NODE_BUDGET)
+        if credentials is not None:
+            # Into the record file, never on iscsiadm's command line, which
+            # any local user can read in /proc/PID/cmdline.
             chap = credentials.params
-            settings += [
-                ("node.session.auth.authmethod", "CHAP", False),
-                ("node.session.auth.username", chap.username, False),
-                ("node.session.auth.password", chap.password.get_secret_value(), True),
-            ]
-        for name, value, secret in settings:
-            iscsiadm.update_node(node, name, value, secret=secret, timeout=NODE_BUDGET)
+            iscsi_records.write_secrets(node, {
+                "node.session.auth.authmethod": "CHAP",
+                "node.session.auth.username": chap.username,
+                "node.session.auth.password": chap.password.get_secret_value(),
+            }, nodes_dir=self._nodes_dir)
 
     def _forget_node(self, node: Node) -> None:
         try:
@@ -244,6 +263,21 @@ class IscsiConnector:
             "libiscsi), but this kernel cannot log in",
             code=ErrorCode.UNSUPPORTED,
         )
+
+
+def _found(session: Session, node: Node) -> FoundExisting:
+    if session.logged_in:
+        return FoundExisting(
+            f"iSCSI session {session.sid} to {node} was logged in before the agent's login; "
+            "used, not owned",
+            state=session.state,
+            code=ErrorCode.CONNECTION,
+        )
+    # Logging in again would only add a second session beside it.
+    return FoundExisting(
+        f"iSCSI session {session.sid} is {session.state}; iscsid is recovering it",
+        state=session.state,
+    )
 
 
 def node_of(info: IscsiInfo) -> Node:

@@ -4,6 +4,12 @@ Every command the agent runs goes through :func:`run`. A storage server that
 hangs can leave ``mount`` or ``umount`` in an uninterruptible sleep; the
 timeout kills the process group and returns, so no agent thread waits longer
 than the budget it was given.
+
+Children get a small environment of their own (:func:`child_environment`),
+not the agent's: whatever the agent was started with (a ``STORCONN_*``
+password, a token) would otherwise live on in every FUSE daemon for as long
+as the mount stays, and the C locale keeps the tools' messages in the
+English the error translation reads.
 """
 
 from __future__ import annotations
@@ -18,6 +24,11 @@ from dataclasses import dataclass
 from storconn.connection import redact_text
 
 log = logging.getLogger(__name__)
+
+# What a mount helper, iscsiadm or ssh (under sshfs) may need from the agent's
+# environment; everything else stays behind.
+_PASSED_ON = ("PATH", "HOME", "TMPDIR", "TZ", "SSH_AUTH_SOCK")
+_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +72,9 @@ def run(
 
     Each command starts in a session of its own: a timeout kills the whole
     group, and daemons it forks (FUSE file systems) outlive the agent and are
-    not hit by signals sent to the agent's process group.
+    not hit by signals sent to the agent's process group. ``env`` holds
+    variables added to :func:`child_environment` (a secret there is readable
+    by root only, in ``/proc/PID/environ``, unlike one in ``argv``).
     """
     shown = redact_text(" ".join(argv), secrets)
     log.debug("running %s", shown)
@@ -72,7 +85,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env=child_environment(env),
             start_new_session=True,
             close_fds=True,
         )
@@ -89,6 +102,15 @@ def run(
         redact_text(stdout, secrets),
         redact_text(stderr, secrets),
     )
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a command runs with: a few of the agent's variables, LC_ALL=C, ``extra``."""
+    env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
+    env.setdefault("PATH", _DEFAULT_PATH)
+    env["LC_ALL"] = "C"
+    env.update(extra or {})
+    return env
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -2,8 +2,10 @@
 
 The kernel logs in; ``iscsiadm`` asks iscsid to make it do so, and keeps
 node records (one per target, portal and iface) under ``/etc/iscsi/nodes``.
-Every call here goes through :func:`command.run` with a budget, and CHAP
-passwords only ever travel as ``secrets=``, so logs and errors show stars.
+Every call here goes through :func:`command.run` with a budget. CHAP
+passwords never travel on a command line, which every local user can read
+in ``/proc/PID/cmdline``: :mod:`iscsi_records` writes them into the node
+record file itself (0600, root's), where iscsiadm reads them at login.
 
 Where the kernel has no initiator (no ``iscsi_tcp``) or iscsid is not
 running, iscsiadm can neither discover nor log in. libiscsi speaks iSCSI
@@ -25,7 +27,6 @@ printed on this kind of host (Debian 12, no iscsi_tcp, open-iscsi 2.1.8):
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,16 +193,13 @@ def new_node(node: Node, *, timeout: float) -> None:
     _node_op(node, ["-o", "new"], timeout=timeout, action=f"creating the node record of {node}")
 
 
-def update_node(
-    node: Node, name: str, value: str, *, secret: bool = False, timeout: float
-) -> None:
-    """Set ``name`` to ``value`` in the node record; ``secret`` keeps the value out of logs."""
+def update_node(node: Node, name: str, value: str, *, timeout: float) -> None:
+    """Set ``name`` to ``value`` in the node record. Never a secret: see iscsi_records.write_secrets."""
     _node_op(
         node,
         ["-o", "update", "-n", name, "-v", value],
         timeout=timeout,
         action=f"setting {name} of {node}",
-        secrets=[value] if secret else [],
     )
 
 
@@ -217,10 +215,9 @@ def _node_op(
     *,
     timeout: float,
     action: str,
-    secrets: Sequence[str] = (),
     missing_ok: bool = False,
 ) -> None:
-    result = _run(node.argv() + op, timeout=timeout, what=action, secrets=secrets)
+    result = _run(node.argv() + op, timeout=timeout, what=action)
     if result.ok or (missing_ok and result.returncode == ERR_NO_OBJS_FOUND):
         return
     raise _failure(result, action, ErrorCode.ISCSI_SETUP)
@@ -229,15 +226,20 @@ def _node_op(
 # -- sessions -------------------------------------------------------------------
 
 
-def login(node: Node, *, timeout: float) -> None:
-    """Log in to the node; an existing session (exit 15) is success.
+def login(node: Node, *, timeout: float) -> bool:
+    """Log in to the node: True when this call made the session, False when one existed (exit 15).
 
+    The difference is ownership: a session that existed before this login
+    is someone else's, whoever made it between the caller's look at sysfs
+    and now.
     Raises StorconnError: ISCSI_LOGIN_AUTH (wrong CHAP), ISCSI_LOGIN,
     ISCSI_IFACE, UNSUPPORTED (no initiator in the kernel, or no iscsid), TIMEOUT.
     """
     result = _run(node.argv() + ["-l"], timeout=timeout, what=f"login to {node}")
-    if result.ok or result.returncode == ERR_SESS_EXISTS:
-        return
+    if result.ok:
+        return True
+    if result.returncode == ERR_SESS_EXISTS:
+        return False
     raise _failure(result, f"login to {node}", ErrorCode.ISCSI_LOGIN)
 
 
@@ -283,7 +285,7 @@ def check_login(
     Raises StorconnError: ISCSI_LOGIN_AUTH, ISCSI_LOGIN, UNSUPPORTED, TIMEOUT.
     """
     node = Node(iqn, hostname, port)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIBISCSI_CHAP_")}
+    env: dict[str, str] = {}
     if username is not None:
         env["LIBISCSI_CHAP_USERNAME"] = username
         env["LIBISCSI_CHAP_PASSWORD"] = password or ""
