@@ -19,6 +19,7 @@ from storconn.connection import ConnectionInfo, ErrorCode, StorconnError
 from .actual_state import NO_ERROR, ActualState, TargetState
 from .reconciler_config import ReconcilerConfig
 from .connectors import Connector
+from .connectors.ownership import FoundExisting
 from .metrics import AgentMetrics
 from .probes import Prober
 from .refs import Registry
@@ -27,7 +28,6 @@ from .system import boot
 from .system.mountinfo import MountEntry
 
 log = logging.getLogger(__name__)
-
 
 
 class Operations:
@@ -105,12 +105,21 @@ class Operations:
                     self._record_mount(state, mounts)
             else:
                 _refuse_occupied(state.path, mounts)
+                # Owned before this attempt's claim: adopted after a restart,
+                # or an earlier attempt of the agent's that may have completed.
+                owned_before = state.owned and not state.just_claimed
                 if not state.owned:
                     self._store.own(self._claim(state))
                     with self._table:
                         state.owned = True
                 log.info("connecting %s target %s", state.info.type, state.path)
-                self._connect_and_verify(state)
+                try:
+                    self._connect_and_verify(state)
+                except FoundExisting as found:
+                    self._found_existing(state, found, owned_before=owned_before)
+                except StorconnError as exc:
+                    self._drop_failed_claim(state, exc, owned_before=owned_before)
+                    raise
         except (StorconnError, OSError) as exc:
             self.record_failure(state, exc, started)
             return False
@@ -118,6 +127,38 @@ class Operations:
             table.mark_connected_locked(state, now=self._clock(), probe_interval=self._config.probe_interval)
         log.info("connected %s target %s", state.info.type, state.path)
         return True
+
+    def _found_existing(self, state: TargetState, found: FoundExisting, *, owned_before: bool) -> None:
+        """The connector found the target already there and did not make it (``connectors.ownership``).
+
+        The claim made for this attempt goes, since the target is someone
+        else's; a claim from before stays. Usable now means connected; else
+        the error stands until the next attempt.
+        """
+        if not owned_before:
+            self._store.disown(state.key)
+            with self._table:
+                state.owned = False
+        connector = self._connectors[state.info.type]
+        if not connector.present(state.info, state.path, self._read_mounts(state.path)):
+            raise found
+        log.info("target %s: %s", state.path or state.key, found.message)
+
+    def _drop_failed_claim(self, state: TargetState, exc: StorconnError, *, owned_before: bool) -> None:
+        """Forget this attempt's claim when its connect failed before making anything.
+
+        Only for targets that are not at a path of the agent's own (iSCSI
+        sessions are global to the host): a claim kept there would make the
+        agent own a session an administrator logs in to later, and log it
+        out on release. A timed-out attempt keeps its claim, since the login
+        or mount may still complete. Mount targets keep theirs: their mount
+        point is the agent's, and a mount there is judged by type and source.
+        """
+        if owned_before or exc.code == ErrorCode.TIMEOUT or state.path is not None:
+            return
+        self._store.disown(state.key)
+        with self._table:
+            state.owned = False
 
     def _connect_and_verify(self, state: TargetState) -> None:
         """Connect, then insist the target is really there: a mount helper that exits 0 proves nothing."""

@@ -118,8 +118,10 @@ class Reconciler:
                     continue
                 try:
                     info = parse_info(json.loads(record.info_json))
-                except StorconnError as exc:
-                    log.error("ownership record %r unreadable, skipped: %s", record.target, exc)
+                except (StorconnError, ValueError, TypeError, RecursionError) as exc:
+                    # Never a reason not to start: the record is left as it
+                    # is, and whatever it named is not touched.
+                    log.error("ownership record %r unreadable, skipped: %s", record.target[:200], exc)
                     continue
                 state = self._new_state_locked(record.target, info)
                 state.path = record.path

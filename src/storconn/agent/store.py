@@ -197,10 +197,22 @@ class Store:
         return refs
 
     def load_ownership(self) -> list[StoredOwnership]:
+        """Every ownership record. Text that is not UTF-8 is read with replacement characters.
+
+        Such a record then fails to parse and is skipped with a log line
+        rather than keeping the agent from starting, as in ``load_refs``.
+        """
+        query = "SELECT target, info, path, mount_id, source, fstype, boot_id FROM owned"
         with self._lock:
-            rows = self._db.execute(
-                "SELECT target, info, path, mount_id, source, fstype, boot_id FROM owned"
-            ).fetchall()
+            try:
+                rows = self._db.execute(query).fetchall()
+            except sqlite3.OperationalError as exc:
+                log.error("the ownership records hold text that is not UTF-8 (%s); reading them leniently", exc)
+                self._db.text_factory = _lenient_text
+                try:
+                    rows = self._db.execute(query).fetchall()
+                finally:
+                    self._db.text_factory = str
         return [_ownership_of(row) for row in rows]
 
     def add_refs(self, refs: Iterable[tuple[str, str, str]]) -> None:
@@ -296,3 +308,7 @@ class Store:
         except sqlite3.Error as exc:
             # The next transaction tries again; this one's error is the story.
             log.error("rollback of the reference store failed: %s", exc)
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode(errors="replace")

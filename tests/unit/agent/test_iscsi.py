@@ -1062,14 +1062,8 @@ def test_two_references_share_one_session_and_the_last_release_logs_out(
         store.close()
 
 
-# Defect 6 end to end: the reconciler must drop the ownership it claimed for
-# an attempt whose connect raised FoundExisting. The connector's side is
-# above; the reconciler's (engineer D's split of reconciler.py) wires it.
-WIRING = pytest.mark.xfail(
-    strict=True,
-    reason="needs the reconciler to honour FoundExisting (connectors/ownership.py); "
-    "remove this mark when it does",
-)
+# Defect 6 end to end: the reconciler drops the ownership it claimed for an
+# attempt whose connect raised FoundExisting (operations.py).
 
 
 @dataclass
@@ -1119,7 +1113,6 @@ def rig(
     store.close()
 
 
-@WIRING
 def test_a_foreign_session_reached_by_host_name_survives_the_release(
     rig: Rig, sysfs: FakeSysfs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1129,7 +1122,6 @@ def test_a_foreign_session_reached_by_host_name_survives_the_release(
     assert "logout" not in rig.adm.verbs() and "delete" not in rig.adm.verbs()
 
 
-@WIRING
 def test_a_foreign_session_that_was_failed_survives_the_release(
     rig: Rig, sysfs: FakeSysfs
 ) -> None:
@@ -1157,3 +1149,37 @@ def test_a_session_the_agent_made_is_logged_out_on_release(rig: Rig, sysfs: Fake
 
 def _no_mounts(only: str | None = None) -> dict[str, Any]:
     return {}
+
+
+def test_a_failed_login_leaves_no_claim_on_a_session_made_later(rig: Rig, sysfs: FakeSysfs) -> None:
+    # The agent's own login fails (bad CHAP); an administrator then logs in
+    # to the same target. Its session is not the agent's to log out.
+    rig.adm.login_error = StorconnError("auth failed", code=ErrorCode.ISCSI_LOGIN_AUTH)
+    wire = _info().to_wire(secrets=True)
+    assert rig.registry.acquire({"a": wire}) == {"a": 0}
+    rig.reconciler.tick()
+    assert rig.adm.verbs().count("login") == 1
+    sysfs.session(4)
+    rig.clock.advance(5)
+    rig.reconciler.tick()
+    rig.registry.release(["a"])
+    for _ in range(3):
+        rig.reconciler.tick()
+        rig.clock.advance(5)
+    assert "logout" not in rig.adm.verbs()
+
+
+def test_a_timed_out_login_keeps_its_claim(rig: Rig, sysfs: FakeSysfs) -> None:
+    # A login cut short by its timeout may complete in iscsid: that session is the agent's.
+    rig.adm.login_error = StorconnError("login timed out", code=ErrorCode.TIMEOUT)
+    rig.adm.on_login = lambda: sysfs.session(5) and None
+    wire = _info().to_wire(secrets=True)
+    assert rig.registry.acquire({"a": wire}) == {"a": 0}
+    rig.reconciler.tick()
+    rig.clock.advance(5)
+    rig.reconciler.tick()
+    rig.registry.release(["a"])
+    for _ in range(3):
+        rig.reconciler.tick()
+        rig.clock.advance(5)
+    assert rig.adm.verbs().count("logout") == 1

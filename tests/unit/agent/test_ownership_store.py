@@ -31,3 +31,23 @@ def test_a_database_from_before_mount_ids_is_migrated_and_keeps_its_records(tmp_
     assert {r.target: r.mount_id for r in store.load_ownership()} == {"old": None, "new": 7}
     store.close()
     Store(path).close()  # opening a migrated database again changes nothing
+
+
+def test_unreadable_ownership_records_do_not_stop_the_agent(tmp_path: Path) -> None:
+    from storconn.agent.reconciler import Reconciler
+    from storconn.agent.refs import Registry
+
+    path = tmp_path / "refs.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO owned (target, info, path) VALUES ('a', '{not json', '/mnt/a')")
+        db.execute("INSERT INTO owned (target, info, path) VALUES ('b', '[1, 2]', '/mnt/b')")
+        db.execute("INSERT INTO owned (target, info, path) VALUES ('c', CAST(X'FF7B7D' AS TEXT), '/mnt/c')")
+    store = Store(path)
+    try:
+        assert len(store.load_ownership()) == 3
+        reconciler = Reconciler(Registry(store), store, {}, read_mounts=lambda _: {})
+        reconciler.restore_ownership()  # raised JSONDecodeError and stopped the start
+        assert reconciler.views() == {}
+    finally:
+        store.close()
