@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from storconn.connection import ErrorCode
 
+from .system.command import child_environment
+
 log = logging.getLogger(__name__)
 
 # Failures after which the mount is gone for good: repair at once. A FUSE
@@ -68,6 +70,7 @@ class Prober:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                env=child_environment(),  # never the agent's own (tokens, secrets)
             )
         except OSError as exc:
             log.error("cannot start probe %s for %s: %s", argv[0], path, exc)
