@@ -58,33 +58,56 @@ MANAGED_OPTIONS: dict[str, frozenset[str]] = {
     "glusterfs": frozenset(["backup-volfile-servers", "backupvolfile-server"]),
 }
 
-REFUSED_OPTIONS: frozenset[str] = frozenset(
-    # sshfs: each runs a program of the caller's choosing, as root.
-    ["ssh_command", "ssh_protocol", "sftp_server", "directport", "passive", "slave"]
-    # ssh options that sshfs passes through: they run commands or load helpers.
-    + ["proxycommand", "proxyjump", "localcommand", "permitlocalcommand"]
-    + ["knownhostscommand", "remotecommand", "pkcs11provider", "securitykeyprovider"]
-    # ssh options that read configuration, reuse another user's connection or
-    # agent, open tunnels and forwards into the host, or run xauth.
-    + ["include", "match", "controlpath", "controlmaster", "controlpersist", "identityagent"]
-    + ["localforward", "remoteforward", "dynamicforward", "gatewayports", "tunnel"]
-    + ["tunneldevice", "forwardx11", "forwardx11trusted", "xauthlocation", "forwardagent"]
-    # ssh: a host name other than the spec's would make the identity lie.
-    + ["hostname", "certificatefile", "revokedhostkeys"]
-    # sshfs: id maps read host files; mount.fuse: setuid runs the helper through su.
-    + ["uidfile", "gidfile", "setuid", "drop_privileges"]
-    # mount(8): bind mounts and moves expose host paths under the mount root,
-    # remount changes a mount the agent does not own, propagation flags change
-    # the host's mount tree; helper= makes umount run /sbin/umount.<helper>.
-    + ["bind", "rbind", "move", "remount", "helper", "uhelper"]
-    + ["shared", "rshared", "private", "rprivate", "rslave", "unbindable", "runbindable"]
-    # Set-user-id files and device nodes from the caller's storage, usable by
-    # every local user.
-    + ["suid", "dev"]
-    # glusterfs: each names a file the client writes or reads as root, or
-    # hands raw options to the translators and to FUSE.
-    + ["log-file", "volfile", "dump-fuse", "xlator-option", "fuse-mountopts"]
-)
+_RUNS_A_COMMAND = "it could run a command on the host"
+_EXPOSES_HOST = "it would mount or change host paths and mounts"
+_NAMES_A_FILE = "it makes the helper read or write a host file of the caller's choosing"
+_OPENS_THE_HOST = "it would reuse or open connections into the host"
+_UNSAFE_FILES = "it lets set-user-id files or device nodes of the storage act on the host"
+
+# Each refused option with the reason its error gives.
+_REFUSED: dict[str, str] = {
+    # sshfs: each runs a program of the caller's choosing, as root; ssh
+    # options that sshfs passes through and that run commands or load code;
+    # Include and Match read configuration (ProxyCommand) from any file;
+    # mount.fuse's setuid runs the helper through su.
+    **dict.fromkeys(
+        ["ssh_command", "ssh_protocol", "sftp_server", "directport", "passive", "slave"]
+        + ["proxycommand", "proxyjump", "localcommand", "permitlocalcommand"]
+        + ["knownhostscommand", "remotecommand", "pkcs11provider", "securitykeyprovider"]
+        + ["include", "match", "xauthlocation", "forwardx11", "forwardx11trusted"]
+        + ["setuid", "drop_privileges", "helper", "uhelper"],
+        _RUNS_A_COMMAND,
+    ),
+    # ssh: another user's multiplexed connection or agent, forwards and
+    # tunnels into the host; a host name other than the spec's would make
+    # the identity lie.
+    **dict.fromkeys(
+        ["controlpath", "controlmaster", "controlpersist", "identityagent", "forwardagent"]
+        + ["localforward", "remoteforward", "dynamicforward", "gatewayports", "tunnel"]
+        + ["tunneldevice", "hostname"],
+        _OPENS_THE_HOST,
+    ),
+    # ssh and sshfs files read as root; glusterfs files written or read as
+    # root, and raw options for its translators and for FUSE.
+    **dict.fromkeys(
+        ["certificatefile", "revokedhostkeys", "uidfile", "gidfile"]
+        + ["log-file", "volfile", "dump-fuse", "xlator-option", "fuse-mountopts"],
+        _NAMES_A_FILE,
+    ),
+    # mount(8): bind mounts and moves put host paths under the mount root,
+    # remount changes a mount the agent may not own, propagation flags
+    # change the host's mount tree.
+    **dict.fromkeys(
+        ["bind", "rbind", "move", "remount", "shared", "rshared", "private", "rprivate"]
+        + ["rslave", "unbindable", "runbindable"],
+        _EXPOSES_HOST,
+    ),
+    # Every local user could run the storage's set-user-id files.
+    **dict.fromkeys(["suid", "dev"], _UNSAFE_FILES),
+}
+
+REFUSED_OPTIONS: frozenset[str] = frozenset(_REFUSED)
+"""Option names refused for every type (lower-cased); ``option_problem`` says why."""
 
 # Refused by prefix: mount(8)'s make-* propagation operations, and x-*/X-mount.*
 # options for userspace helpers (X-mount.mkdir creates host directories,
@@ -182,7 +205,8 @@ def option_problem(vfs_type: str, option: str) -> str | None:
     if not name:
         return "an option has no name"
     if is_refused(name):
-        return f"option {_show(name)} is refused: it could run a command or expose host files"
+        why = _REFUSED.get(name, _EXPOSES_HOST)
+        return f"option {_show(name)} is refused: {why}"
     if name in MANAGED_OPTIONS.get(vfs_type, frozenset()):
         return f"option {_show(name)} is set by storconn and may not be given"
     value = option.partition("=")[2]
