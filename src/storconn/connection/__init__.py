@@ -52,6 +52,7 @@ from .options import (
     check_options,
     is_refused,
     option_problem,
+    refusal_reason,
     split_options,
 )
 from .paths import normalize_path
@@ -105,6 +106,7 @@ __all__ = [
     "parse_info",
     "parse_uri",
     "redact_text",
+    "refusal_reason",
     "split_options",
     "vfs_type_problem",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "option_problem",
     "option_secrets",
     "redact_options",
+    "refusal_reason",
     "split_options",
 ]
 
@@ -204,8 +205,8 @@ def option_problem(vfs_type: str, option: str) -> str | None:
         return "an option may not start with '-'"
     if not name:
         return "an option has no name"
-    if is_refused(name):
-        why = _REFUSED.get(name, _EXPOSES_HOST)
+    why = refusal_reason(name)
+    if why:
         return f"option {_show(name)} is refused: {why}"
     if name in MANAGED_OPTIONS.get(vfs_type, frozenset()):
         return f"option {_show(name)} is set by storconn and may not be given"
@@ -221,7 +222,18 @@ def option_problem(vfs_type: str, option: str) -> str | None:
 
 def is_refused(name: str) -> bool:
     """Whether the lower-cased option ``name`` is refused for every type."""
-    return name in REFUSED_OPTIONS or name.startswith(REFUSED_PREFIXES)
+    return refusal_reason(name) is not None
+
+
+def refusal_reason(name: str) -> str | None:
+    """Why the lower-cased option ``name`` is refused for every type, or None."""
+    if name in _REFUSED:
+        return _REFUSED[name]
+    if name.startswith("make-"):
+        return _EXPOSES_HOST
+    if name.startswith("x-"):
+        return "x-* and X-mount.* options make mount(8) create, chown or mount host paths"
+    return None
 
 
 def _gluster_problem(name: str, value: str) -> str | None:
