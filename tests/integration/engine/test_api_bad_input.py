@@ -359,10 +359,57 @@ def test_a_body_that_is_not_utf8_is_400(
     )
 
 
-def test_an_xml_declaration_with_an_unknown_encoding_is_400(api: Seeded, unchanged: None) -> None:
-    body = b'<?xml version="1.0" encoding="no-such-encoding"?><storage_connection/>'
+@pytest.mark.parametrize(
+    "encoding",
+    # UTF-7 and UTF-32 made pyexpat raise ValueError, idna a UnicodeError: each answered 500.
+    ["no-such-encoding", "UTF-7", "utf-32", "idna", "undefined", "unicode_escape", "rot13", "cp037"],
+)
+def test_an_xml_declaration_with_an_unknown_encoding_is_400(
+    api: Seeded, unchanged: None, encoding: str
+) -> None:
+    body = (
+        f'<?xml version="1.0" encoding="{encoding}"?>'
+        "<storage_connection><type>localfs</type><path>/data</path></storage_connection>"
+    ).encode()
     answer = api.send("POST", "/storageconnections", body, XML)
-    api.fault(answer, 400, "MALFORMED_REQUEST_BODY", contains=("[Cannot parse the request body:",))
+    api.fault(
+        answer,
+        400,
+        "MALFORMED_REQUEST_BODY",
+        detail=f"[Cannot parse the request body: the encoding {encoding!r} is not supported; "
+        "use UTF-8 (or UTF-16, ISO-8859-1, US-ASCII).]",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (b"NaN", "NaN is not a JSON value"),
+        (b"Infinity", "Infinity is not a JSON value"),
+        (b"-Infinity", "-Infinity is not a JSON value"),
+        (b"9" * 5000, "a number has more than 40 digits"),
+    ],
+    ids=["nan", "infinity", "minus-infinity", "5000-digits"],
+)
+def test_json_numbers_json_does_not_have_are_400(
+    api: Seeded, unchanged: None, value: bytes, why: str
+) -> None:
+    body = b'{"type": "nfs", "address": "filer", "path": "/e2", "nfs_timeo": ' + value + b"}"
+    answer = api.send("POST", "/storageconnections", body, JSON)
+    api.fault(
+        answer, 400, "MALFORMED_REQUEST_BODY", detail=f"[Cannot parse the request body: malformed JSON: {why}.]"
+    )
+
+
+def test_an_id_with_a_lone_surrogate_is_400_saying_so(api: Seeded, unchanged: None) -> None:
+    body = b'{"id": "\\ud800", "type": "nfs", "address": "filer", "path": "/e2"}'
+    answer = api.send("POST", "/storageconnections", body, JSON)
+    api.fault(
+        answer,
+        400,
+        "INVALID_VALUE",
+        detail="[Element 'storage_connection/id': contains characters that are not allowed.]",
+    )
 
 
 @pytest.mark.parametrize(
