@@ -73,17 +73,21 @@ def test_a_fuse_program_type_is_refused_and_never_runs(agent_process: AgentProce
         _posixfs("../../../../../../../etc", "ext4", "loop"),
         _posixfs("scratch", "tmpfs", "X-mount.mkdir=0755"),
         _posixfs("filer:/export", "nfs", "hard,nolock,vers=3"),
-        {"type": "glusterfs", "params": {"spec": "g1:/vol", "options": "log-file=/etc/storconn-owned"}},
-        _posixfs("root@127.0.0.1:/", "fuse.sshfs", "UserKnownHostsFile=/etc/storconn-owned"),
+        {"type": "glusterfs", "params": {"spec": "g1:/vol", "options": "log-file=OWNED"}},
+        _posixfs("root@127.0.0.1:/", "fuse.sshfs", "UserKnownHostsFile=OWNED"),
     ],
     ids=["none-bind", "tmpfs-rbind-root", "tmpfs-bind", "relative-bind", "relative-loop", "x-mount",
          "posixfs-nfs", "gluster-log-file", "ssh-known-hosts"],
 )
-def test_host_paths_and_helper_files_are_refused(agent_process: AgentProcess, info: dict[str, Any]) -> None:
+def test_host_paths_and_helper_files_are_refused(
+    agent_process: AgentProcess, info: dict[str, Any], tmp_path: Path
+) -> None:
     """Defect 2: these mounted host paths under the mount root or made a helper write a file as root."""
+    owned = tmp_path / "owned"  # where a helper would write, had the options been taken
+    info = json.loads(json.dumps(info).replace("OWNED", str(owned)))
     assert _acquire(agent_process, {"escape": info}) == {"escape": 1000}
     time.sleep(0.5)
     assert _mounts_under(agent_process.mount_root) == []
-    assert not Path("/etc/storconn-owned").exists()
+    assert not owned.exists()
     with agent_process.client() as client:
         assert "escape" not in client.statuses()
