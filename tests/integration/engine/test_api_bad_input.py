@@ -1279,3 +1279,45 @@ def test_json_bodies_are_told_apart_from_xml_without_a_content_type(
         "INVALID_VALUE",
         detail="[Element 'storage_connection/port': 'abc' is not an integer.]",
     )
+
+
+# -- control characters in paths and queries, on PostgreSQL --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_api(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The API over an Engine on PostgreSQL, which refuses a NUL in any text (SQLite does not)."""
+    server = request.getfixturevalue("postgres")
+    workdir = tmp_path_factory.mktemp("postgres-engine")
+    engine = Engine(server.new_database(), key_file=workdir / "key", admin_password=ADMIN[1])
+    try:
+        with serve(create_app(engine)) as root:
+            yield root
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("/storageconnections/%00", "The request path"),
+        ("/storagedomains/a%00b", "The request path"),
+        ("/hosts/h%0A1", "The request path"),
+        ("/datacenters/%00/storagedomains", "The request path"),
+        ("/storageconnections?search=name%3D%00", "The query parameter 'search'"),
+        ("/storageconnections?max=%00", "The query parameter 'max'"),
+    ],
+)
+def test_a_control_character_in_a_path_or_query_is_400_not_500(
+    postgres_api: str, fmt: str, path: str, what: str
+) -> None:
+    """Issue 7, defect 14's class: looked up as given, a NUL made PostgreSQL raise and the API answer 500."""
+    answer = httpx.get(
+        f"{postgres_api}/ovirt-engine/api{path}", auth=ADMIN, headers={"Accept": MEDIA[fmt]}, timeout=30
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.headers.get(KEY) == "INVALID_VALUE"
+    assert answer.headers["content-type"].startswith(MEDIA[fmt])
+    assert f"{what} contains characters that are not allowed." in answer.text
