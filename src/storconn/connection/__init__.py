@@ -21,6 +21,15 @@ from .blocks import (
     IscsiTarget,
 )
 from .errors import ErrorCode, InvalidParameter, StorconnError
+from .fstypes import (
+    BLOCK_FS_TYPES,
+    MEMORY_FS_TYPES,
+    NETWORK_FS_TYPES,
+    POSIXFS_TYPES,
+    block_types_offered,
+    kernel_offers,
+    vfs_type_problem,
+)
 from .hosts import host_key
 from .models import CONNECTION_TYPES, ConnectionInfo, parse_info
 from .mounts import (
@@ -35,10 +44,15 @@ from .mounts import (
     PosixfsParams,
 )
 from .options import (
+    GLUSTERFS_OPTIONS,
     MANAGED_OPTIONS,
     REFUSED_OPTIONS,
+    REFUSED_PREFIXES,
     SECRET_OPTIONS,
     check_options,
+    is_refused,
+    option_problem,
+    refusal_reason,
     split_options,
 )
 from .paths import normalize_path
@@ -46,13 +60,19 @@ from .redact import SECRET_MASK, redact_text
 from .uri import format_uri, parse_uri
 
 __all__ = [
+    "BLOCK_FS_TYPES",
     "CONNECTION_TYPES",
     "DEFAULT_ISCSI_IFACE",
     "DEFAULT_ISCSI_PORT",
+    "GLUSTERFS_OPTIONS",
     "IDENTITY_SEPARATOR",
     "MANAGED_OPTIONS",
+    "MEMORY_FS_TYPES",
+    "NETWORK_FS_TYPES",
     "NFS_VERSIONS",
+    "POSIXFS_TYPES",
     "REFUSED_OPTIONS",
+    "REFUSED_PREFIXES",
     "SECRET_MASK",
     "SECRET_OPTIONS",
     "ChapParams",
@@ -75,12 +95,18 @@ __all__ = [
     "PosixfsInfo",
     "PosixfsParams",
     "StorconnError",
+    "block_types_offered",
     "check_options",
     "format_uri",
     "host_key",
+    "is_refused",
+    "kernel_offers",
     "normalize_path",
+    "option_problem",
     "parse_info",
     "parse_uri",
     "redact_text",
+    "refusal_reason",
     "split_options",
+    "vfs_type_problem",
 ]

@@ -79,6 +79,16 @@ class InfoBase(Frozen):
                 return name
         return None
 
+    @property
+    def mount_fstypes(self) -> frozenset[str]:
+        """The file-system types ``/proc/self/mountinfo`` may show for this info's mount.
+
+        Empty for the types that do not mount (iscsi, fcp, localfs). NFS
+        without a version may show either ``nfs`` or ``nfs4``; glusterfs
+        shows ``fuse.glusterfs``.
+        """
+        return frozenset()
+
     def secrets(self) -> list[str]:
         """The secret strings this info holds, for ``redact_text``."""
         return option_secrets(self._mount_options())

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Sec
 from .hosts import host_key, unbracket
 
 __all__ = [
+    "FieldProblem",
     "Frozen",
     "HostName",
     "Int",
@@ -25,6 +26,18 @@ __all__ = [
     "check_text",
     "in_range",
 ]
+
+
+class FieldProblem(ValueError):
+    """A model-level check blaming one field: ``parse_info`` reports it by that field's name.
+
+    A model validator sees every field at once (a posixfs spec that does not
+    suit its vfsType); pydantic would place its error on the whole model.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 class Frozen(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Final, TypeAlias
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -9,7 +10,8 @@ from pydantic_core import ErrorDetails
 
 from .blocks import FcpInfo, IscsiInfo
 from .errors import InvalidParameter
-from .mounts import GlusterfsInfo, LocalfsInfo, NfsInfo, PosixfsInfo
+from .fields import FieldProblem
+from .mounts import HOST_BLOCK_TYPES, GlusterfsInfo, LocalfsInfo, NfsInfo, PosixfsInfo
 
 __all__ = ["CONNECTION_TYPES", "ConnectionInfo", "parse_info"]
 
@@ -40,15 +42,19 @@ _REASONS = {
 }
 
 
-def parse_info(data: object) -> ConnectionInfo:
+def parse_info(data: object, *, host_block_types: Collection[str] = ()) -> ConnectionInfo:
     """Validate a wire dict into its model; InvalidParameter on any problem.
 
     The error names the dotted wire path of the first problem found
     (``params.target.portal.port``) and says why, never quoting a value.
     Only wire names are accepted (``vfsType``, not ``vfs_type``).
+    ``host_block_types`` widens the posixfs types with the block-backed ones
+    a host's kernel offers (``fstypes.block_types_offered``); the engine,
+    which knows no host, validates with the fixed list.
     """
+    context = {HOST_BLOCK_TYPES: frozenset(host_block_types)} if host_block_types else None
     try:
-        return _ADAPTER.validate_python(data, by_alias=True, by_name=False)
+        return _ADAPTER.validate_python(data, by_alias=True, by_name=False, context=context)
     except ValidationError as exc:
         error = _translate(exc.errors(include_url=False, include_input=False)[0])
     # Raised outside the handler so that it has no __context__: pydantic's
@@ -70,9 +76,12 @@ def _translate(error: ErrorDetails) -> InvalidParameter:
         return InvalidParameter("type", "field required")
     # The first element of a location is the union's tag ("nfs"), not a field.
     path = [str(part) for part in error["loc"][1:]]
+    problem = ctx.get("error")
+    if isinstance(problem, FieldProblem):
+        path.append(problem.field)
     field = ".".join(path) or _WHOLE
-    if kind == "value_error" and "error" in ctx:
-        reason = str(ctx["error"])
+    if kind == "value_error" and problem is not None:
+        reason = str(problem)
     elif kind == "literal_error":
         reason = f"must be {ctx.get('expected', 'one of the allowed values')}"
     else:

@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
 from .base import Comparison, InfoBase
 from .errors import InvalidParameter
-from .fields import Frozen, HostName, Int, Name, Text, in_range
+from .fields import FieldProblem, Frozen, HostName, Int, Name, Text, in_range
+from .fstypes import posixfs_spec_problem, vfs_type_problem
 from .hosts import host_key, normalize_spec, split_remote
 from .options import check_options, option_secrets, redact_options, split_options
 from .paths import normalize_path, path_problem
@@ -30,6 +31,12 @@ __all__ = [
 NFS_VERSIONS = ("3", "4", "4.0", "4.1", "4.2", "auto")
 
 _GLUSTER_VOLUME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+# mount.glusterfs passes the subdirectory to the client through word
+# splitting: no spaces, globs, quotes or '#' (see options.GLUSTERFS_OPTIONS).
+_GLUSTER_SUBDIR = re.compile(r"[\w.+@=,-]+")
+
+HOST_BLOCK_TYPES = "host_block_types"
+"""The validation context key with the block-backed types a host offers (``parse_info``)."""
 
 
 def _remote(value: str) -> tuple[str, str]:
@@ -54,9 +61,11 @@ def _check_export(value: str) -> str:
 
 def _check_gluster_spec(value: str) -> str:
     _, path = _remote(value)
-    volume = normalize_path(path).split("/")[1]
+    volume, *subdir = normalize_path(path).split("/")[1:]
     if not _GLUSTER_VOLUME.fullmatch(volume):
         raise ValueError("must be server:/volume[/subdir] with a valid volume name")
+    if not all(_GLUSTER_SUBDIR.fullmatch(part) for part in subdir):
+        raise ValueError("the subdirectory may hold only letters, digits and . _ + @ = , -")
     return value
 
 
@@ -139,6 +148,15 @@ class NfsInfo(InfoBase):
         key, path = _remote(self.params.export)
         return ("nfs", key, normalize_path(path))
 
+    @property
+    def mount_fstypes(self) -> frozenset[str]:
+        version = self.params.version
+        if version == "3":
+            return frozenset({"nfs"})
+        if version and version.startswith("4"):
+            return frozenset({"nfs4"})
+        return frozenset({"nfs", "nfs4"})
+
     def _compared(self, other: NfsInfo) -> list[Comparison]:
         mine, theirs = self.params, other.params
         return [
@@ -153,10 +171,47 @@ class NfsInfo(InfoBase):
         return self.params.options
 
 
+def _host_block_types(info: ValidationInfo) -> frozenset[str]:
+    context = info.context
+    if isinstance(context, dict):
+        return frozenset(context.get(HOST_BLOCK_TYPES) or ())
+    return frozenset()
+
+
+def _check_vfs_type(value: str, info: ValidationInfo) -> str:
+    problem = vfs_type_problem(value, host_block_types=_host_block_types(info))
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _check_posixfs_options(value: str | None, info: ValidationInfo) -> str | None:
+    # The type's own rules (sshfs's ssh options...) need the type, validated
+    # before the options; without a valid type only the common rules apply.
+    vfs_type = info.data.get("vfs_type", "posixfs")
+    try:
+        check_options(vfs_type, value, field="params.options")
+    except InvalidParameter as exc:
+        raise ValueError(exc.reason) from None
+    return value
+
+
 class PosixfsParams(_MountParams):
     spec: Annotated[Text, AfterValidator(_check_spec)]
-    vfs_type: Name = Field(alias="vfsType")
-    options: Annotated[Options, _options_checker("posixfs")] = None
+    vfs_type: Annotated[Name, AfterValidator(_check_vfs_type)] = Field(alias="vfsType")
+    options: Annotated[Options, AfterValidator(_check_posixfs_options)] = None
+
+    @model_validator(mode="after")
+    def _spec_suits_type(self, info: ValidationInfo) -> PosixfsParams:
+        problem = posixfs_spec_problem(
+            self.vfs_type,
+            self.spec,
+            split_options(self.options),
+            host_block_types=_host_block_types(info),
+        )
+        if problem:
+            raise FieldProblem("spec", problem)
+        return self
 
 
 class PosixfsInfo(InfoBase):
@@ -166,6 +221,10 @@ class PosixfsInfo(InfoBase):
     @property
     def identity(self) -> tuple[str, ...]:
         return ("posixfs", self.params.vfs_type, normalize_spec(self.params.spec))
+
+    @property
+    def mount_fstypes(self) -> frozenset[str]:
+        return frozenset({self.params.vfs_type})
 
     def _compared(self, other: PosixfsInfo) -> list[Comparison]:
         mine, theirs = self.params, other.params
@@ -192,6 +251,11 @@ class GlusterfsInfo(InfoBase):
     def identity(self) -> tuple[str, ...]:
         key, path = _remote(self.params.spec)
         return ("glusterfs", key, normalize_path(path))
+
+    @property
+    def mount_fstypes(self) -> frozenset[str]:
+        # The glusterfs client is a FUSE daemon: mountinfo shows its FUSE name.
+        return frozenset({"fuse.glusterfs"})
 
     def _compared(self, other: GlusterfsInfo) -> list[Comparison]:
         mine, theirs = self.params, other.params

@@ -199,8 +199,13 @@ class Engine:
     # -- users (SSO) --------------------------------------------------------------
 
     def authenticate(self, username: str, password: str) -> User:
-        with self._tx(write=False) as repo:
-            found = repo.user(rules.user_name(username))
+        name = rules.user_name(username)
+        found = None
+        # A name no user can have (PostgreSQL refuses a NUL in any text) is a
+        # wrong login, never a database error; it is still hashed below.
+        if len(name) <= 255 and not any(ord(char) < 0x20 or char == "\x7f" for char in name):
+            with self._tx(write=False) as repo:
+                found = repo.user(name)
         # verify_password hashes even for an unknown user: both answers take as long.
         if not verify_password(password, found[1] if found else None) or found is None:
             raise Unauthorized(

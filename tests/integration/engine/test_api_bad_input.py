@@ -359,10 +359,57 @@ def test_a_body_that_is_not_utf8_is_400(
     )
 
 
-def test_an_xml_declaration_with_an_unknown_encoding_is_400(api: Seeded, unchanged: None) -> None:
-    body = b'<?xml version="1.0" encoding="no-such-encoding"?><storage_connection/>'
+@pytest.mark.parametrize(
+    "encoding",
+    # UTF-7 and UTF-32 made pyexpat raise ValueError, idna a UnicodeError: each answered 500.
+    ["no-such-encoding", "UTF-7", "utf-32", "idna", "undefined", "unicode_escape", "rot13", "cp037"],
+)
+def test_an_xml_declaration_with_an_unknown_encoding_is_400(
+    api: Seeded, unchanged: None, encoding: str
+) -> None:
+    body = (
+        f'<?xml version="1.0" encoding="{encoding}"?>'
+        "<storage_connection><type>localfs</type><path>/data</path></storage_connection>"
+    ).encode()
     answer = api.send("POST", "/storageconnections", body, XML)
-    api.fault(answer, 400, "MALFORMED_REQUEST_BODY", contains=("[Cannot parse the request body:",))
+    api.fault(
+        answer,
+        400,
+        "MALFORMED_REQUEST_BODY",
+        detail=f"[Cannot parse the request body: the encoding {encoding!r} is not supported; "
+        "use UTF-8 (or UTF-16, ISO-8859-1, US-ASCII).]",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (b"NaN", "NaN is not a JSON value"),
+        (b"Infinity", "Infinity is not a JSON value"),
+        (b"-Infinity", "-Infinity is not a JSON value"),
+        (b"9" * 5000, "a number has more than 40 digits"),
+    ],
+    ids=["nan", "infinity", "minus-infinity", "5000-digits"],
+)
+def test_json_numbers_json_does_not_have_are_400(
+    api: Seeded, unchanged: None, value: bytes, why: str
+) -> None:
+    body = b'{"type": "nfs", "address": "filer", "path": "/e2", "nfs_timeo": ' + value + b"}"
+    answer = api.send("POST", "/storageconnections", body, JSON)
+    api.fault(
+        answer, 400, "MALFORMED_REQUEST_BODY", detail=f"[Cannot parse the request body: malformed JSON: {why}.]"
+    )
+
+
+def test_an_id_with_a_lone_surrogate_is_400_saying_so(api: Seeded, unchanged: None) -> None:
+    body = b'{"id": "\\ud800", "type": "nfs", "address": "filer", "path": "/e2"}'
+    answer = api.send("POST", "/storageconnections", body, JSON)
+    api.fault(
+        answer,
+        400,
+        "INVALID_VALUE",
+        detail="[Element 'storage_connection/id': contains characters that are not allowed.]",
+    )
 
 
 @pytest.mark.parametrize(
@@ -1232,3 +1279,45 @@ def test_json_bodies_are_told_apart_from_xml_without_a_content_type(
         "INVALID_VALUE",
         detail="[Element 'storage_connection/port': 'abc' is not an integer.]",
     )
+
+
+# -- control characters in paths and queries, on PostgreSQL --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_api(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The API over an Engine on PostgreSQL, which refuses a NUL in any text (SQLite does not)."""
+    server = request.getfixturevalue("postgres")
+    workdir = tmp_path_factory.mktemp("postgres-engine")
+    engine = Engine(server.new_database(), key_file=workdir / "key", admin_password=ADMIN[1])
+    try:
+        with serve(create_app(engine)) as root:
+            yield root
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("/storageconnections/%00", "The request path"),
+        ("/storagedomains/a%00b", "The request path"),
+        ("/hosts/h%0A1", "The request path"),
+        ("/datacenters/%00/storagedomains", "The request path"),
+        ("/storageconnections?search=name%3D%00", "The query parameter 'search'"),
+        ("/storageconnections?max=%00", "The query parameter 'max'"),
+    ],
+)
+def test_a_control_character_in_a_path_or_query_is_400_not_500(
+    postgres_api: str, fmt: str, path: str, what: str
+) -> None:
+    """Issue 7, defect 14's class: looked up as given, a NUL made PostgreSQL raise and the API answer 500."""
+    answer = httpx.get(
+        f"{postgres_api}/ovirt-engine/api{path}", auth=ADMIN, headers={"Accept": MEDIA[fmt]}, timeout=30
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.headers.get(KEY) == "INVALID_VALUE"
+    assert answer.headers["content-type"].startswith(MEDIA[fmt])
+    assert f"{what} contains characters that are not allowed." in answer.text

@@ -552,21 +552,109 @@ def test_nfs_mount_options_are_judged_with_the_agents_list(api: Api, option: str
     )
 
 
-def test_posix_nfs_mount_options_may_not_set_the_address(api: Api) -> None:
+def test_posix_nfs_is_refused_pointing_to_the_nfs_type(api: Api) -> None:
+    """Issue 7, defect 2: posixfs with vfs_type nfs bypassed NFS's managed options and its reachability check."""
     fields = {
         "type": "posixfs",
         "path": "filer:/exports",
         "vfs_type": "nfs",
-        "mount_options": "addr=10.0.0.1",
+        "mount_options": "hard,nolock,vers=3",
     }
     answer = api.post("/storageconnections", "storage_connection", fields)
     api.expect_fault(
         answer,
         400,
-        _MANAGED,
-        detail="[Cannot add Storage Connection. Custom mount options "
-        "contain the following managed properties: addr.]",
+        "VALIDATION_STORAGE_CONNECTION_INVALID",
+        detail="[Cannot add Storage Connection. Storage connection is invalid. vfs_type: "
+        "file-system type 'nfs' is not mounted through posixfs: use the 'nfs' connection type, "
+        "which manages its options and checks the server.]",
     )
+    assert api.ids("/storageconnections", "storage_connection") == []
+
+
+# Issue 7, defects 1 and 2: each was accepted with 201 and reached every host of the data center.
+_HOST_ESCAPES = [
+    ({"path": "/etc", "vfs_type": "none", "mount_options": "bind"}, "vfs_type"),
+    ({"path": "/", "vfs_type": "tmpfs", "mount_options": "rbind"}, "mount_options"),
+    ({"path": "../../../../../../../etc", "vfs_type": "ext4", "mount_options": "loop"}, "path"),
+    ({"path": 'BEGIN{system("id>/tmp/pwned")}', "vfs_type": "fuse.awk"}, "vfs_type"),
+    ({"path": "awk#BEGIN{}", "vfs_type": "fuse"}, "vfs_type"),
+    ({"path": "user@server:/a#b", "vfs_type": "fuse.sshfs"}, "path"),
+    ({"path": "/dev/sdb1", "vfs_type": "ext4", "mount_options": "X-mount.mkdir"}, "mount_options"),
+    ({"path": "/srv/disk.img", "vfs_type": "xfs"}, "path"),
+]
+_HOST_ESCAPE_IDS = [
+    "none-bind", "tmpfs-rbind", "relative-spec", "fuse-awk", "fuse-hash", "sshfs-hash",
+    "x-mount", "image-without-loop",
+]  # fmt: skip
+
+
+def _escape_fault(api: Api, answer: httpx.Response, field: str, verb: str = "add") -> None:
+    assert answer.status_code == 400, answer.text
+    _, detail = api.fault(answer)
+    if field == "mount_options":
+        assert answer.headers.get(KEY) == _REFUSED, answer.text
+        assert "Custom mount options (mount_options) contain options storconn refuses" in detail
+    else:
+        assert answer.headers.get(KEY) == "VALIDATION_STORAGE_CONNECTION_INVALID", answer.text
+        assert f"Storage connection is invalid. {field}: " in detail, detail
+    assert detail.startswith(f"[Cannot {verb} Storage Connection."), detail
+
+
+@pytest.mark.parametrize(("fields", "field"), _HOST_ESCAPES, ids=_HOST_ESCAPE_IDS)
+def test_posix_connections_that_reach_host_paths_or_programs_are_refused(
+    api: Api, fields: dict[str, Any], field: str
+) -> None:
+    answer = api.post("/storageconnections", "storage_connection", {"type": "posixfs", **fields})
+    _escape_fault(api, answer, field)
+    assert api.ids("/storageconnections", "storage_connection") == []
+
+
+@pytest.mark.parametrize(("fields", "field"), _HOST_ESCAPES, ids=_HOST_ESCAPE_IDS)
+def test_an_edit_to_a_host_path_or_program_is_refused_and_keeps_the_connection(
+    api: Api, engine: Engine, fields: dict[str, Any], field: str
+) -> None:
+    conn = engine.add_connection(
+        ConnectionFields(type=StorageType.POSIXFS, path="/dev/sdb1", vfs_type="ext4")
+    )
+    before = api.snapshot()
+    answer = api.put(f"/storageconnections/{conn.id}", "storage_connection", fields)
+    _escape_fault(api, answer, field, verb="edit")
+    assert api.snapshot() == before
+
+
+@pytest.mark.parametrize(("fields", "field"), _HOST_ESCAPES[:4], ids=_HOST_ESCAPE_IDS[:4])
+def test_a_domain_add_with_an_inline_host_escape_is_refused(
+    api: Api, fields: dict[str, Any], field: str
+) -> None:
+    before = api.snapshot()
+    answer = api.post(
+        "/storagedomains",
+        "storage_domain",
+        {"name": "data1", "type": "data", "storage": {"type": "posixfs", **fields}},
+    )
+    assert answer.status_code == 400, answer.text
+    _, detail = api.fault(answer)
+    assert field in detail, detail
+    assert api.snapshot() == before
+
+
+def test_glusterfs_log_file_is_refused(api: Api) -> None:
+    """Issue 7, defect 2: the glusterfs client wrote a root-owned file wherever log-file said."""
+    fields = {
+        "type": "glusterfs",
+        "address": "gluster1",
+        "path": "/vol",
+        "vfs_type": "glusterfs",
+        "mount_options": "log-file=/etc/cron.d/owned",
+    }
+    answer = api.post("/storageconnections", "storage_connection", fields)
+    detail = api.expect_fault(answer, 400, _REFUSED, contains=("log-file",))
+    assert "/etc/cron.d" not in detail
+    assert api.ids("/storageconnections", "storage_connection") == []
+
+
+_REFUSED = "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_REFUSED_PROPERTY"
 
 
 @pytest.mark.parametrize(
@@ -586,8 +674,8 @@ def test_sshfs_options_that_run_a_command_are_refused(api: Api, option: str) -> 
         answer,
         400,
         "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_REFUSED_PROPERTY",
-        detail="[Cannot add Storage Connection. Custom mount options contain options that could run a "
-        f"command on the host: {name}.]",
+        detail="[Cannot add Storage Connection. Custom mount options (mount_options) contain options "
+        f"storconn refuses: {name} (it could run a command on the host).]",
     )
     assert "/tmp/owned" not in detail
     assert api.ids("/storageconnections", "storage_connection") == []

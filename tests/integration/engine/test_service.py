@@ -748,3 +748,10 @@ def test_without_an_admin_password_no_user_is_created(
     engine = make_engine(admin_password=None)
     engine.add_user("admin@internal", "chosen-later", Role.ADMIN)
     assert engine.authenticate("admin", "chosen-later").role is Role.ADMIN
+
+
+@pytest.mark.parametrize("username", ["ad\x00min", "admin\x00@internal", "a" * 300, "\x7f"])
+def test_a_user_name_no_user_can_have_is_a_wrong_login(engine: Engine, username: str) -> None:
+    """Issue 7, defect 14's class: PostgreSQL refused the NUL and the SSO endpoint answered 500."""
+    with pytest.raises(Unauthorized):
+        engine.authenticate(username, "admin-pw")

@@ -7,15 +7,23 @@ from typing import Any
 from hypothesis import strategies as st
 
 from storconn.connection import (
+    BLOCK_FS_TYPES,
+    GLUSTERFS_OPTIONS,
     MANAGED_OPTIONS,
+    MEMORY_FS_TYPES,
     NFS_VERSIONS,
     REFUSED_OPTIONS,
+    REFUSED_PREFIXES,
     ConnectionInfo,
     FcpInfo,
     parse_info,
 )
 
-_FORBIDDEN_OPTIONS = REFUSED_OPTIONS.union(*MANAGED_OPTIONS.values())
+# Option names with rules of their own (refused, managed, or taking only
+# some values): the generated options leave them out.
+_FORBIDDEN_OPTIONS = REFUSED_OPTIONS.union(
+    *MANAGED_OPTIONS.values(), ["loop", "identityfile", "userknownhostsfile", "globalknownhostsfile"]
+)
 
 _label = st.from_regex(r"[a-z0-9_]([a-z0-9_-]{0,8}[a-z0-9])?", fullmatch=True)
 
@@ -68,7 +76,7 @@ def messy(path: str) -> st.SearchStrategy[str]:
 
 
 _option_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
-    lambda name: name not in _FORBIDDEN_OPTIONS
+    lambda name: name not in _FORBIDDEN_OPTIONS and not name.startswith(REFUSED_PREFIXES)
 )
 _option_values = st.text(
     st.characters(exclude_categories=["Cs", "Cc"], exclude_characters=',"\x7f'),
@@ -129,30 +137,63 @@ nfs_infos = st.builds(
     options,
 )
 
-_specs = st.one_of(
-    absolute_paths(1),
-    st.builds(lambda h, p: f"//{h}{p}", remote_hosts, absolute_paths()),
+_device_tags = st.builds(
+    lambda tag, value: f"{tag}={value}",
+    st.sampled_from(["UUID", "PARTUUID", "LABEL", "PARTLABEL"]),
+    st.text(_segment_chars, min_size=1, max_size=12),
+)
+_memory_fs = st.tuples(
+    st.sampled_from(sorted(MEMORY_FS_TYPES)),
+    st.one_of(st.sampled_from(["tmpfs", "none", "storconn"]), _safe_text, absolute_paths(1)),
+    options,
+)
+# Devices under /dev/, device tags, or image files mounted with the loop option.
+_block_fs = st.one_of(
+    st.tuples(
+        st.sampled_from(sorted(BLOCK_FS_TYPES)),
+        st.one_of(absolute_paths(1).map(lambda path: "/dev" + path), _device_tags),
+        options,
+    ),
+    st.tuples(
+        st.sampled_from(sorted(BLOCK_FS_TYPES)),
+        absolute_paths(1),
+        options.map(lambda opts: "loop" if opts is None else f"loop,{opts}"),
+    ),
+)
+_sshfs_paths = st.one_of(absolute_paths(), st.just(""), absolute_paths(1).map(lambda p: p[1:]))
+_sshfs = st.tuples(
+    st.just("fuse.sshfs"),
     st.builds(
         lambda user, h, p: f"{user}{h}:{p}",
         st.sampled_from(["", "root@", "User.Name@"]),
         remote_hosts,
-        absolute_paths(),
+        _sshfs_paths.filter(lambda p: "#" not in p),
     ),
-    st.sampled_from(["tmpfs", "UUID=1b2c-3d4e", "LABEL=data", "none"]),
+    st.one_of(
+        options,
+        st.just("IdentityFile=/var/lib/storconn/key,UserKnownHostsFile=/dev/null"),
+    ),
 )
-posixfs_infos = st.builds(
-    lambda spec, vfs, opts: _info(
+posixfs_infos = st.one_of(_memory_fs, _block_fs, _sshfs).map(
+    lambda vso: _info(
         {
             "type": "posixfs",
-            "params": _without_none({"spec": spec, "vfsType": vfs, "options": opts}),
+            "params": _without_none({"spec": vso[1], "vfsType": vso[0], "options": vso[2]}),
         }
-    ),
-    _specs,
-    st.from_regex(r"[a-z0-9][a-z0-9._+]{0,10}", fullmatch=True),
-    options,
+    )
 )
 
 _volumes = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,8}", fullmatch=True)
+gluster_subdirs = st.lists(
+    st.from_regex(r"[\w.+@=,-]{1,8}", fullmatch=True).filter(lambda s: s not in (".", "..")),
+    min_size=1,
+    max_size=3,
+).map(lambda parts: "/" + "/".join(parts))
+_gluster_option = st.tuples(
+    st.sampled_from(sorted(GLUSTERFS_OPTIONS)),
+    st.none() | st.from_regex(r"[A-Za-z0-9_.:+-]{1,8}", fullmatch=True),
+).map(lambda nv: nv[0] if nv[1] is None else f"{nv[0]}={nv[1]}")
+gluster_options = st.none() | st.lists(_gluster_option, min_size=1, max_size=4).map(",".join)
 glusterfs_infos = st.builds(
     lambda host, volume, subdir, backups, opts: _info(
         {
@@ -168,9 +209,9 @@ glusterfs_infos = st.builds(
     ),
     remote_hosts,
     _volumes,
-    st.sampled_from([""]) | absolute_paths(1),
+    st.sampled_from([""]) | gluster_subdirs,
     st.lists(bare_hosts, max_size=3),
-    options,
+    gluster_options,
 )
 
 localfs_infos = absolute_paths().map(lambda p: _info({"type": "localfs", "params": {"path": p}}))

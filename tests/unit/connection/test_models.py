@@ -293,8 +293,8 @@ def test_password_mount_options_are_secrets_and_masked_on_the_wire() -> None:
     data = {
         "type": "posixfs",
         "params": {
-            "spec": "//srv/share",
-            "vfsType": "cifs",
+            "spec": "/dev/sdb1",
+            "vfsType": "ext4",
             "options": f"user=u,password={PASSWORD}",
         },
     }
@@ -314,7 +314,7 @@ def test_infos_are_hashable_and_frozen() -> None:
 def test_repr_hides_password_mount_options() -> None:
     data = {
         "type": "posixfs",
-        "params": {"spec": "//srv/share", "vfsType": "cifs", "options": f"password={PASSWORD}"},
+        "params": {"spec": "/dev/sdb1", "vfsType": "ext4", "options": f"password={PASSWORD}"},
     }
     info = parse_info(data)
     assert PASSWORD not in repr(info)

@@ -113,3 +113,105 @@ def test_option_secrets_are_the_password_values() -> None:
 
 def test_redact_options_masks_password_values() -> None:
     assert redact_options("username=u,password=hunter2") == "username=u,password=********"
+
+
+# --- issue 7: bind-like options, helper options naming files or programs ------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "bind",
+        "rbind",
+        "ro,bind",
+        "move",
+        "remount,rw",
+        "make-shared",
+        "make-rprivate",
+        "shared",
+        "rslave",
+        "unbindable",
+        "X-mount.mkdir=0755",
+        "X-mount.subdir=etc",
+        "x-systemd.requires=x",
+        "helper=udisks2",
+        "suid",
+        "dev",
+    ],
+)
+def test_bind_like_and_helper_options_are_refused_for_every_type(options: str) -> None:
+    for kind in ("ext4", "tmpfs", "nfs", "glusterfs", "fuse.sshfs"):
+        with pytest.raises(InvalidParameter) as caught:
+            check_options(kind, options, field="params.options")
+        assert caught.value.field == "params.options"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "log-file=/etc/cron.d/x",
+        "volfile=/tmp/evil.vol",
+        "dump-fuse=/root/x",
+        "xlator-option=*.log-file=/x",
+        "fuse-mountopts=allow_other",
+        "volume-id=other",
+        "volfile-id=other",
+        "subdir-mount=/x",
+        "log-level=INFO --log-file=/x",
+        "log-level=*",
+        "no-root-squash",
+        "frobnicate",
+    ],
+)
+def test_glusterfs_accepts_only_its_known_options_with_plain_values(options: str) -> None:
+    # Defect 2: log-file=/any/path made the client write a root-owned file anywhere.
+    with pytest.raises(InvalidParameter):
+        check_options("glusterfs", options, field="params.options")
+
+
+def test_glusterfs_known_options_pass() -> None:
+    check_options(
+        "glusterfs", "ro,acl,log-level=WARNING,transport=tcp,attribute-timeout=0", field="o"
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "ControlPath=/tmp/other-user-socket",
+        "ControlMaster=yes",
+        "IdentityAgent=/tmp/ssh-x/agent.1",
+        "Include=/tmp/evil.conf",
+        "UserKnownHostsFile=/etc/cron.d/x",
+        "GlobalKnownHostsFile=/root/x",
+        "IdentityFile=relative/key",
+        "IdentityFile=/a/../root/key",
+        "IdentityFile=~/.ssh/id_rsa",
+        "IdentityFile=/keys/%u",
+        "RemoteForward=8000 127.0.0.1:22",
+        "LocalForward=1 2",
+        "Hostname=elsewhere",
+        "XAuthLocation=/tmp/x",
+        "uidfile=/etc/shadow",
+        "setuid=nobody",
+    ],
+)
+def test_sshfs_refuses_ssh_options_naming_files_programs_or_forwards(options: str) -> None:
+    with pytest.raises(InvalidParameter):
+        check_options("fuse.sshfs", options, field="params.options")
+
+
+def test_sshfs_accepts_a_key_file_and_no_known_hosts_file() -> None:
+    check_options(
+        "fuse.sshfs",
+        "IdentityFile=/var/lib/storconn/keys/id_ed25519,StrictHostKeyChecking=no,"
+        "UserKnownHostsFile=/dev/null,reconnect,Port=2222",
+        field="params.options",
+    )
+
+
+def test_loop_takes_only_a_loop_device() -> None:
+    check_options("ext4", "loop", field="o")
+    check_options("ext4", "loop=/dev/loop3", field="o")
+    with pytest.raises(InvalidParameter):
+        check_options("ext4", "loop=/etc/passwd", field="o")

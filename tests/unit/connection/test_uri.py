@@ -281,8 +281,8 @@ def test_writes_no_password_unless_asked() -> None:
 
 
 def test_writes_posixfs_in_the_query() -> None:
-    parsed = info("posixfs", spec="host:/a b&c", vfsType="nfs4", options="ro")
-    assert format_uri(parsed) == "posixfs://?spec=host:/a%20b%26c&vfsType=nfs4&options=ro"
+    parsed = info("posixfs", spec="host:/a b&c", vfsType="fuse.sshfs", options="ro")
+    assert format_uri(parsed) == "posixfs://?spec=host:/a%20b%26c&vfsType=fuse.sshfs&options=ro"
 
 
 def test_writes_glusterfs_backup_servers() -> None:
@@ -300,7 +300,7 @@ def test_writes_plus_and_percent_encoded() -> None:
 
 
 def test_writes_secret_mount_options_masked_unless_asked() -> None:
-    parsed = info("posixfs", spec="//s/share", vfsType="cifs", options="password=hunter2")
+    parsed = info("posixfs", spec="/dev/sdb1", vfsType="ext4", options="password=hunter2")
     assert "hunter2" not in format_uri(parsed)
     assert "hunter2" in format_uri(parsed, secrets=True)
 

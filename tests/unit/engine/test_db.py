@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -78,8 +79,70 @@ def test_migrations_create_exactly_the_models(url: str) -> None:
     engine.dispose()
 
 
-def test_upgrade_twice_is_a_no_op(url: str) -> None:
+def _schema(url: str) -> list[tuple[str, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_twice_is_a_no_op(url: str, box: SecretBox) -> None:
+    database = Database(url)
+    with database.transaction() as session:
+        Repository(session, box).save_connection(iscsi_with_chap())
+    database.close()
+    before = _schema(url)
+
     upgrade(url)
+
+    assert _schema(url) == before
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    engine.dispose()
+    database = Database(url)
+    with database.transaction(write=False) as session:
+        kept = Repository(session, box).connection("i1", secrets=True)
+    database.close()
+    assert kept is not None and kept.password == "chap-secret"
+
+
+def _modes(directory: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mode & 0o777 for path in directory.iterdir() if "engine.db" in path.name}
+
+
+def test_the_database_files_are_created_0600(tmp_path: Path, box: SecretBox) -> None:
+    """Issue 7, defect 14: engine.db, -wal and -shm hold password hashes and secrets; they were 0644."""
+    old_umask = os.umask(0o022)
+    try:
+        url = f"sqlite:///{tmp_path}/state/engine.db"
+        upgrade(url)
+        database = Database(url)
+        with database.transaction() as session:
+            Repository(session, box).save_connection(iscsi_with_chap())
+        modes = _modes(tmp_path / "state")
+        database.close()
+    finally:
+        os.umask(old_umask)
+    assert set(modes) >= {"engine.db", "engine.db-wal", "engine.db-shm"}, modes
+    assert set(modes.values()) == {0o600}, modes
+
+
+def test_an_older_world_readable_database_is_narrowed_to_0600(tmp_path: Path) -> None:
+    path = tmp_path / "engine.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    for name in ("engine.db", "engine.db-wal", "engine.db-shm"):
+        (tmp_path / name).touch()
+        os.chmod(tmp_path / name, 0o644)
+    Database(url).close()
+    assert set(_modes(tmp_path).values()) == {0o600}, _modes(tmp_path)
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database) -> None:

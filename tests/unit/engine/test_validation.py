@@ -102,11 +102,57 @@ def test_managed_option_message_names_it_but_not_other_values() -> None:
     assert "timeo" in err.value.message and "600" not in err.value.message
 
 
-def test_posix_nfs_mount_gets_the_nfs_managed_list() -> None:
-    key = _key(
-        type=StorageType.POSIXFS, address="s", path="/e", vfs_type="nfs", mount_options="vers=3"
+def _message(**given: object) -> str:
+    with pytest.raises(BadRequest) as err:
+        validate_fields(clean_fields(ConnectionFields(**given)))  # type: ignore[arg-type]
+    assert err.value.status == 400
+    return err.value.message
+
+
+@pytest.mark.parametrize(("vfs_type", "proper"), [("nfs", "nfs"), ("nfs4", "nfs"), ("glusterfs", "glusterfs")])
+def test_posix_of_a_network_type_points_to_its_own_type(vfs_type: str, proper: str) -> None:
+    # Issue 7, defect 2: posixfs with vfs_type nfs bypassed NFS's managed options.
+    given = dict(
+        type=StorageType.POSIXFS, path="s:/e", vfs_type=vfs_type, mount_options="hard,nolock,vers=3"
     )
-    assert key == "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_MANAGED_PROPERTY"
+    assert _key(**given) == "VALIDATION_STORAGE_CONNECTION_INVALID"
+    message = _message(**given)
+    assert "vfs_type" in message and f"use the '{proper}' connection type" in message
+
+
+@pytest.mark.parametrize("vfs_type", ["fuse.awk", "fuse", "fuseblk", "none", "bind", "cifs"])
+def test_posix_types_outside_the_allow_list_are_invalid_naming_vfs_type(vfs_type: str) -> None:
+    # Issue 7, defect 1: fuse.<program> ran the program as root on every host.
+    given = dict(type=StorageType.POSIXFS, path="/etc", vfs_type=vfs_type)
+    assert _key(**given) == "VALIDATION_STORAGE_CONNECTION_INVALID"
+    assert "vfs_type:" in _message(**given)
+
+
+@pytest.mark.parametrize("option", ["bind", "rbind", "X-mount.mkdir", "remount", "make-shared"])
+def test_bind_like_options_are_refused(option: str) -> None:
+    given = dict(type=StorageType.POSIXFS, path="/dev/sdb1", vfs_type="ext4", mount_options=option)
+    key = _key(**given)
+    assert key == "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_REFUSED_PROPERTY"
+    assert option.lower() in _message(**given)
+
+
+@pytest.mark.parametrize("path", ["../../etc", "etc", "/srv/disk.img"])
+def test_posix_block_type_needs_a_device_or_a_loop_image(path: str) -> None:
+    given = dict(type=StorageType.POSIXFS, path=path, vfs_type="ext4")
+    assert _key(**given) == "VALIDATION_STORAGE_CONNECTION_INVALID"
+    assert "path:" in _message(**given)
+
+
+def test_glusterfs_log_file_is_refused() -> None:
+    given = dict(
+        type=StorageType.GLUSTERFS,
+        address="g",
+        path="/vol",
+        vfs_type="glusterfs",
+        mount_options="log-file=/etc/evil",
+    )
+    assert _key(**given) == "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_REFUSED_PROPERTY"
+    assert "/etc/evil" not in _message(**given)
 
 
 def test_posix_ext4_may_set_options_nfs_manages() -> None:

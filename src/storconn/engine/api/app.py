@@ -18,7 +18,8 @@ from .auth import DEFAULT_TOKEN_TTL, Authenticator, TokenStore, sso_router
 from .media import DEFAULT_MAX_BODY
 from .port import EnginePort
 from .routes import ROOT_ROUTER, ROUTERS
-from .routing import API_PREFIX, ApiState, guard, http_fault
+from .routing import API_PREFIX, ApiState, engine_fault, guard, http_fault
+from .schema import BodyError
 
 
 class CollapseSlashes:
@@ -41,6 +42,41 @@ class CollapseSlashes:
                 if isinstance(raw, bytes):
                     scope["raw_path"] = re.sub(b"/{2,}", b"/", raw).rstrip(b"/") or b"/"
         await self.app(scope, receive, send)
+
+
+class RefuseControlCharacters:
+    """A path or query parameter with a control character (``%00``...) is a 400 fault.
+
+    No id, name or search can hold one (names are checked on add, ids are
+    generated), and PostgreSQL refuses a NUL in any text: looked up as it
+    came, ``/storageconnections/%00`` answered 500 there.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            where = None
+            if _CONTROL.search(scope["path"]):
+                where = "path"
+            else:
+                for name, value in request.query_params.multi_items():
+                    if _CONTROL.search(name) or _CONTROL.search(value):
+                        where = "?" + _CONTROL.sub("?", name)[:40]
+                        break
+            if where is not None:
+                shown = "The request path" if where == "path" else f"The query parameter '{where[1:]}'"
+                error = BodyError(
+                    f"{shown} contains characters that are not allowed.", element=where, key="INVALID_VALUE"
+                )
+                await engine_fault(request, error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 async def authorize(request: Request) -> User:
@@ -88,6 +124,7 @@ def create_app(
 
         return await guard(request, reraise)
 
+    app.add_middleware(RefuseControlCharacters)
     app.add_middleware(CollapseSlashes)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -225,11 +225,27 @@ def read_xml(data: bytes, schema: Schema) -> Fields:
 def read_json(data: bytes, schema: Schema) -> Fields:
     """Parse and check a JSON body: one object with ``schema``'s elements as keys (no root wrapper)."""
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BodyError(f"Cannot parse the request body: malformed JSON: {exc}.",
                         key="MALFORMED_REQUEST_BODY") from exc
     return _json_object(value, schema, schema.tag)
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads reads NaN, Infinity and -Infinity, which JSON does not have.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _bounded_int(text: str) -> int:
+    # Python's own limit (4300 digits) answers with advice about sys; every
+    # integer field fits in 64 bits, so anything longer is refused plainly.
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"a number has more than {_MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+_MAX_INT_DIGITS = 40
 
 
 def _unknown(path: str) -> BodyError:
@@ -291,8 +307,10 @@ def _json_object(value: Any, schema: Schema, path: str) -> Fields:
     for name, item in value.items():
         child_path = f"{path}/{name}"
         if name == "id" and schema.has_id:
-            if not isinstance(item, str) or clean(item) != item:
+            if not isinstance(item, str):
                 raise _wrong(child_path, f"expected a string, not {_json_type(item)}")
+            if clean(item) != item:
+                raise _wrong(child_path, "contains characters that are not allowed")
             out["id"] = item
             continue
         if name in _SKIPPED or name in schema.ignored or item is None:  # null: not given

@@ -11,6 +11,9 @@ SQLite details, and why:
   write if another writer got in between.
 - An in-memory database (``sqlite://``) is one shared connection; its
   transactions are serialized by a lock here.
+- The database file holds password hashes and encrypted secrets: it is
+  created 0600 before SQLite opens it (and an older, wider one is narrowed),
+  and SQLite gives its ``-wal`` and ``-shm`` files the database file's mode.
 
 PostgreSQL: ``postgresql://`` means ``postgresql+psycopg://`` (psycopg 3 is
 the driver installed); transactions are READ COMMITTED, and the engine's
@@ -22,9 +25,11 @@ uses its own pooled connection and session.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -59,6 +64,8 @@ def make_engine(url: str) -> Engine:
     }
     if memory:
         kwargs["poolclass"] = StaticPool
+    elif parsed.database and not parsed.database.startswith("file:"):
+        _make_private(Path(parsed.database))
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -79,6 +86,23 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _make_private(path: Path) -> None:
+    """Create the SQLite file 0600 (its directory 0700 when new); narrow an existing one and its -wal, -shm."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # O_CREAT with mode 0600 is exact whatever the umask narrows; never
+    # following a symlink planted where the database will be.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            os.chmod(f"{path}{suffix}", 0o600, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
 
 
 class Database:

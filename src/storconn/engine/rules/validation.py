@@ -6,7 +6,10 @@ agents will get and lets ``storconn.connection`` judge it: nothing the
 engine stores can be refused by every agent (DESIGN.md section 2).
 
 Mount options are judged with the vocabulary's one list (``MANAGED_OPTIONS``,
-``REFUSED_OPTIONS``, ``check_options``), not with oVirt's shorter lists.
+``REFUSED_OPTIONS``, ``check_options``), not with oVirt's shorter lists, and
+a POSIX connection's ``vfs_type`` with its allow-list of file-system types
+(``vfs_type_problem``): oVirt passed any type to mount(8), ``fuse.<program>``
+and ``none`` with ``bind`` included.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Sequence
 from storconn.connection import (
     MANAGED_OPTIONS,
     NFS_VERSIONS,
-    REFUSED_OPTIONS,
     InvalidParameter,
     check_options,
+    refusal_reason,
     split_options,
+    vfs_type_problem,
 )
 from storconn.connection.options import option_name
 from storconn.engine.errors import BadRequest
@@ -44,9 +48,15 @@ CONNECTION_TYPES = frozenset(
 )
 
 # The names the vocabulary's InvalidParameter uses, as the API calls them.
+# A spec is the address and path joined (nfs: address:path; posixfs: the
+# path alone, so it is named ``path`` there).
+_SPEC_NAMES = {
+    StorageType.NFS: "address/path",
+    StorageType.GLUSTERFS: "address/path",
+    StorageType.POSIXFS: "path",
+}
 _FIELD_NAMES = {
     "params.export": "address/path",
-    "params.spec": "address/path",
     "params.path": "path",
     "params.vfsType": "vfs_type",
     "params.options": "mount_options",
@@ -105,13 +115,16 @@ def checked_connection(
 
 
 def mount_option_kind(fields: ConnectionFields) -> str:
-    """Which managed list applies: NFS's for NFS and for POSIX mounts of type nfs/nfs4."""
+    """Whose option rules apply: NFS's, glusterfs's, or the POSIX connection's vfs_type's.
+
+    A POSIX connection of type nfs or glusterfs never gets this far: its
+    vfs_type is refused first, pointing to the proper connection type.
+    """
     if fields.type is StorageType.NFS:
         return "nfs"
     if fields.type is StorageType.GLUSTERFS:
         return "glusterfs"
-    vfs_type = (fields.vfs_type or "").lower()
-    return "nfs" if vfs_type in ("nfs", "nfs4") else vfs_type
+    return fields.vfs_type or ""
 
 
 def _validate_nfs(fields: ConnectionFields) -> None:
@@ -147,6 +160,11 @@ def _validate_posix(fields: ConnectionFields) -> None:
         raise BadRequest("VALIDATION_STORAGE_CONNECTION_EMPTY_VFSTYPE", "VFS type cannot be empty.")
     if fields.type is StorageType.GLUSTERFS and fields.vfs_type != "glusterfs":
         raise _invalid("The VFS type of a GlusterFS connection must be glusterfs.")
+    if fields.type is StorageType.POSIXFS:
+        problem = vfs_type_problem(fields.vfs_type)
+        if problem:
+            # storconn's own check: oVirt handed any type to mount(8).
+            raise _invalid(f"vfs_type: {problem}.")
     _validate_mount_options(fields)
 
 
@@ -177,15 +195,17 @@ def _validate_mount_options(fields: ConnectionFields) -> None:
         check_options(kind, fields.mount_options, field="mount_options")
     except InvalidParameter as exc:
         found = [option_name(option) for option in split_options(fields.mount_options)]
-        refused = [name for name in found if name in REFUSED_OPTIONS]
+        refused = {name: why for name in found if (why := refusal_reason(name))}
         managed = [name for name in found if name in MANAGED_OPTIONS.get(kind, frozenset())]
         if refused:
             # storconn's own key: oVirt passed these through to the mount helper.
+            # The reasons name options, never their values.
+            reasons = "; ".join(sorted(set(refused.values())))
             raise BadRequest(
                 "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_REFUSED_PROPERTY",
-                "Custom mount options contain options that could run a command on the host: "
+                "Custom mount options (mount_options) contain options storconn refuses: "
                 + ", ".join(refused)
-                + ".",
+                + f" ({reasons}).",
             ) from None
         if managed:
             raise BadRequest(
@@ -203,7 +223,10 @@ def _validate_with_vocabulary(fields: ConnectionFields) -> None:
     try:
         to_info(conn, secrets=True)
     except InvalidParameter as exc:
-        field = _FIELD_NAMES.get(exc.field, exc.field)
+        if exc.field == "params.spec":
+            field = _SPEC_NAMES.get(conn.type, "path")
+        else:
+            field = _FIELD_NAMES.get(exc.field, exc.field)
         if field == "port":
             raise BadRequest(
                 "VALIDATION_STORAGE_CONNECTION_INVALID_PORT",
