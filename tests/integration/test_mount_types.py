@@ -7,6 +7,7 @@ mounted, nothing runs, and no reference is kept; the agent keeps serving.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -91,3 +92,41 @@ def test_host_paths_and_helper_files_are_refused(
     assert not owned.exists()
     with agent_process.client() as client:
         assert "escape" not in client.statuses()
+
+
+def _root_device() -> tuple[str, str] | None:
+    """(``/dev`` path, fstype) of the block device behind ``/``, or None when ``/`` is not on one."""
+    device = os.stat("/").st_dev
+    name_file = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}/uevent")
+    try:
+        fields = dict(line.split("=", 1) for line in name_file.read_text().splitlines() if "=" in line)
+    except OSError:
+        return None
+    node = Path("/dev") / fields.get("DEVNAME", "")
+    if not fields.get("DEVNAME") or not node.is_block_device():
+        return None
+    with open("/proc/self/mountinfo") as table:
+        for line in table:
+            parts = line.split()
+            if parts[4] == "/":
+                return str(node), parts[parts.index("-", 6) + 1]
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the agent mounts")
+def test_the_hosts_own_root_device_is_never_mounted_again(agent_process: AgentProcess) -> None:
+    """A sibling of defect 2: /dev/vda (or LABEL= of it) would show the host's root under the mount root."""
+    found = _root_device()
+    if found is None:
+        pytest.skip("/ is not on a block device here (overlay or tmpfs root): nothing to mount twice")
+    node, fstype = found
+    assert _acquire(agent_process, {"root": _posixfs(node, fstype)}) == {"root": 0}
+    token = (agent_process.state_dir / "token").read_text().strip()
+    body = {"jsonrpc": "2.0", "id": 2, "method": "ConnectionRefs.wait",
+            "params": {"refIDs": ["root"], "timeout": 10}}
+    answer = httpx.post(f"{agent_process.url}/jsonrpc", content=json.dumps(body), timeout=30,
+                        headers={"Authorization": f"Bearer {token}"}).json()["result"]["root"]
+    assert not answer["connected"]
+    assert answer["lastError"][0] == 469, answer
+    assert "host" in answer["lastError"][1]
+    assert _mounts_under(agent_process.mount_root) == []

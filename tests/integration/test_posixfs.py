@@ -6,11 +6,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 
 from storconn.agent import Agent
 from storconn.agent.connectors.base import target_path
 from storconn.agent.system import mountinfo
+from storconn.agent.system.mount import type_known
 from storconn.connection import parse_info
+from storconn.connection.fstypes import BLOCK_FS_TYPES
 from tests.conftest import needs_root
 from tests.integration.conftest import FAST
 from tests.peers.mounts import eventually, mounts_under
@@ -67,8 +70,18 @@ def test_mount_failure_is_reported_and_the_reference_kept(agent: Agent) -> None:
     assert "bad" in agent.statuses()
 
 
-def test_unknown_fs_type_is_a_mount_type_error(agent: Agent) -> None:
-    agent.acquire({"odd": {"type": "posixfs", "params": {"spec": "x", "vfsType": "nosuchfs"}}})
+def test_a_type_outside_the_allow_list_is_refused_at_acquire(agent: Agent) -> None:
+    answer = agent.acquire({"odd": {"type": "posixfs", "params": {"spec": "x", "vfsType": "nosuchfs"}}})
+    assert answer == {"odd": 1000}
+    assert "odd" not in agent.statuses()
+
+
+def test_an_allowed_type_this_kernel_lacks_is_a_mount_type_error(agent: Agent) -> None:
+    lacking = [fstype for fstype in sorted(BLOCK_FS_TYPES) if not type_known(fstype)]
+    if not lacking:
+        pytest.skip("this kernel can mount every allowed block type: no type to be missing")
+    info = {"type": "posixfs", "params": {"spec": "/dev/storconn-nonexistent", "vfsType": lacking[0]}}
+    assert agent.acquire({"odd": info}) == {"odd": 0}
     status = agent.wait(["odd"], timeout=20)["odd"]
     assert status["lastError"][0] == 470, status
 
@@ -122,3 +135,10 @@ def test_many_targets_connect_in_parallel_each_mounted_once(agent: Agent, mount_
     assert len(points) == count and len(set(points)) == count
     agent.release(list(refs))
     eventually(lambda: not mounts_under(mount_root), timeout=30)
+
+
+def test_mounts_are_nosuid_and_nodev(agent: Agent) -> None:
+    agent.acquire({"a": TMPFS})
+    path = agent.wait(["a"], timeout=10)["a"]["path"]
+    options = set(mountinfo.read(path)[path].options.split(","))
+    assert {"nosuid", "nodev"} <= options

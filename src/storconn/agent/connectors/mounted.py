@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 
 from storconn.connection import (
@@ -15,6 +16,7 @@ from storconn.connection import (
     PosixfsInfo,
     split_options,
 )
+from storconn.connection.fstypes import BLOCK_FS_TYPES
 
 from ..system import fsflags, mountinfo, nfs_ping
 from ..system import mount as mount_cmd
@@ -179,13 +181,45 @@ def with_defaults(options: list[str], defaults: dict[str, str | None]) -> list[s
     return options + extra
 
 
+# Storage is data, not programs or device nodes: a set-uid binary or a device
+# node on a mounted share must not give its author root on the host. Users
+# cannot turn these off (``suid`` and ``dev`` are refused options).
+HARDENED_DEFAULTS = ["nosuid", "nodev"]
+
+
 class PosixfsConnector(MountConnector):
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         assert isinstance(info, PosixfsInfo)
         options = split_options(info.params.options)
         if info.params.vfs_type == "fuse.sshfs":
             options = with_defaults(options, SSHFS_DEFAULTS)
-        return info.params.spec, info.params.vfs_type, options
+        return info.params.spec, info.params.vfs_type, with_defaults(options, dict.fromkeys(HARDENED_DEFAULTS))
+
+    def connect(self, info: ConnectionInfo, path: str | None) -> None:
+        assert isinstance(info, PosixfsInfo)
+        if info.params.vfs_type in BLOCK_FS_TYPES:
+            self._refuse_host_device(info)
+        super().connect(info, path)
+
+    def _refuse_host_device(self, info: PosixfsInfo) -> None:
+        """Never mount a device the host has mounted elsewhere: that would be a second view of a host file system.
+
+        ``/dev/vda1`` or ``LABEL=root`` would otherwise show the host's own
+        root under the mount root, to whoever can acquire a reference.
+        Images (``loop``) are files, not the host's devices; resolving them
+        could hang on a dead mount, so they are not looked at here.
+        """
+        device = _device_number(info.params.spec)
+        if device is None:
+            return
+        root = str(self._mount_root).rstrip("/") + "/"
+        for entry in mountinfo.read(None).values():
+            if entry.device == device and not entry.mountpoint.startswith(root):
+                raise StorconnError(
+                    f"{info.params.spec} is the device of the host's file system at {entry.mountpoint}; "
+                    "the agent does not mount host file systems",
+                    code=ErrorCode.ACCESS_PERMISSION,
+                )
 
 
 class NfsConnector(MountConnector):
@@ -290,3 +324,26 @@ def _remove_empty_dir(path: str) -> None:
         os.rmdir(path)
     except OSError as exc:
         log.debug("left mount point %s in place: %s", path, exc.strerror)
+
+
+_DEVICE_TAG_DIRS = {"UUID": "by-uuid", "PARTUUID": "by-partuuid", "LABEL": "by-label", "PARTLABEL": "by-partlabel"}
+
+
+def _device_number(spec: str) -> str | None:
+    """``"major:minor"`` of the block device ``spec`` names (a /dev path or a tag), or None.
+
+    Only ``/dev`` is looked at (devtmpfs never hangs); a spec naming no
+    block device gives None and the mount itself reports why.
+    """
+    tag, sep, value = spec.partition("=")
+    if sep and tag in _DEVICE_TAG_DIRS:
+        spec = f"/dev/disk/{_DEVICE_TAG_DIRS[tag]}/{value}"
+    if not spec.startswith("/dev/"):
+        return None
+    try:
+        status = os.stat(spec)
+    except OSError:
+        return None
+    if not stat.S_ISBLK(status.st_mode):
+        return None
+    return f"{os.major(status.st_rdev)}:{os.minor(status.st_rdev)}"

@@ -20,6 +20,7 @@ class MountEntry:
     source: str
     options: str
     super_options: str = ""  # the file system's own (tmpfs size=, nfs vers=), after the source
+    device: str = ""  # "major:minor" of the file system's device (st_dev of its files)
 
 
 def _unescape(field: str) -> str:
@@ -55,6 +56,7 @@ def parse(text: str) -> list[MountEntry]:
                 source=_unescape(fields[sep + 2]),
                 options=fields[5],
                 super_options=fields[sep + 3] if len(fields) > sep + 3 else "",
+                device=fields[2],
             )
         )
     return entries
