@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import secrets
+import tempfile
 from pathlib import Path
 
 import uvicorn
@@ -19,17 +21,62 @@ from .service import Agent
 log = logging.getLogger(__name__)
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,512}")
+
+
 def ensure_token(path: Path) -> str:
-    """Read the bearer token, creating it (mode 0600) on first start."""
+    """Read the bearer token, creating it (mode 0600) on first start.
+
+    Created whole or not at all: written to a temporary file, flushed to disk,
+    then linked into place (link fails if another start won the race) and the
+    directory flushed. A crash can therefore leave no empty token file; one
+    that is empty or malformed anyway (a copy gone wrong, an older agent's
+    crash) is refused with a clear message rather than served, since no
+    client could ever present it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        _create_token(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        token = secrets.token_urlsafe(32)
-        file.write(token + "\n")
+        token = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidParameter("token", f"cannot read the token file {path}: {exc}") from exc
+    if not _TOKEN.fullmatch(token):
+        state = "empty" if not token else "malformed"
+        raise InvalidParameter(
+            "token",
+            f"the token file {path} is {state}: remove it to have a new one created "
+            "(clients must then read the new token)",
+        )
     return token
+
+
+def _create_token(path: Path) -> None:
+    token = secrets.token_urlsafe(32)
+    fd, temporary = tempfile.mkstemp(prefix=".token-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (token + "\n").encode())
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return  # another agent start created it first: that one is the token
+        _fsync_dir(path.parent)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.unlink(temporary)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_listen(config: AgentConfig) -> None:
