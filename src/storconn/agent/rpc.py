@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.applications import Starlette
@@ -138,8 +139,15 @@ class JsonRpcEndpoint:
         except RpcError as error:
             return _json(error_response(None, error))
         if isinstance(decoded, list):
+            if any(self._dispatcher.is_wait(call) for call in decoded):
+                return await _unless_disconnected(request, self._batch(decoded))
             return await self._batch(decoded)
-        answer = await self._dispatcher.handle(decoded)
+        if self._dispatcher.is_wait(decoded):
+            return await _unless_disconnected(request, self._single(decoded))
+        return await self._single(decoded)
+
+    async def _single(self, call: Any) -> Response:
+        answer = await self._dispatcher.handle(call)
         return _json(answer) if answer is not None else Response(status_code=204)
 
     async def _batch(self, calls: list[Any]) -> Response:
@@ -162,6 +170,25 @@ class JsonRpcEndpoint:
                 answers.append(done)
         present = [answer for answer in await asyncio.gather(*answers) if answer is not None]
         return _json(present) if present else Response(status_code=204)
+
+
+async def _unless_disconnected(request: Request, answer: Coroutine[Any, Any, Response]) -> Response:
+    """``answer``, given up when the client goes away: a wait whose client left
+    would otherwise stay registered (and re-checked) until its timeout."""
+    answering = asyncio.ensure_future(answer)
+    # The body has been read, so the next message can only be the disconnect.
+    watching = asyncio.ensure_future(request.receive())
+    try:
+        await asyncio.wait([answering, watching], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        answering.cancel()
+        raise
+    finally:
+        watching.cancel()
+    if not answering.done():
+        answering.cancel()
+        return Response(status_code=499)  # nobody reads it; nginx's "client closed request"
+    return answering.result()
 
 
 def create_app(agent: Agent, *, token: str) -> Starlette:
