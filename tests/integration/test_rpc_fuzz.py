@@ -23,7 +23,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storconn.agent.rpc_params import MAX_BATCH
 from tests.peers.agent import AgentProcess, is_root
 from tests.peers.mounts import mounts_under
 
@@ -217,8 +216,6 @@ def test_any_request_is_answered_without_harm(wire: _Wire, payload: Any) -> None
     assert response.status_code < 500, response.text[:500]
     assert response.status_code in (200, 204, 413), response.status_code
     answer = _strict(response) if response.status_code == 200 else None
-    if isinstance(payload, list) and len(payload) > MAX_BATCH:
-        assert isinstance(answer, dict)
     if _accepted(answer):
         # Something was stored (a valid info, a release of a fuzz id): put the agent back as it was.
         may_have_mounted = wire.release_all_but_keep(before)
