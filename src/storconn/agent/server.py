@@ -9,6 +9,7 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -89,6 +90,22 @@ def check_listen(config: AgentConfig) -> None:
         raise InvalidParameter("listen", f"{config.host} is not loopback: give --tls-cert and --tls-key")
 
 
+def uvicorn_settings() -> dict[str, Any]:
+    """The server stack's settings, shared with the benchmark's bare app so the two compare fairly."""
+    return {
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+        # An idle keep-alive connection costs a socket, not a thread; close it
+        # after a while all the same, as slow or vanished clients never will.
+        "timeout_keep_alive": 30,
+        # Headers are small; a client that sends kilobytes of them is not one of ours.
+        "h11_max_incomplete_event_size": 64 * 1024,
+        # No proxy stands in front of the agent: X-Forwarded-For from a local
+        # client must not change who the agent thinks is calling.
+        "proxy_headers": False,
+    }
+
+
 def serve(config: AgentConfig, *, log_level: str = "info") -> None:
     check_listen(config)
     token = ensure_token(config.token_path)
@@ -101,10 +118,9 @@ def serve(config: AgentConfig, *, log_level: str = "info") -> None:
             host=config.host,
             port=config.port,
             log_level=log_level,
-            access_log=False,
             ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
             ssl_keyfile=str(config.tls_key) if config.tls_key else None,
-            timeout_graceful_shutdown=5,
+            **uvicorn_settings(),
         )
     )
     try:
