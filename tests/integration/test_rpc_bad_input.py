@@ -296,6 +296,13 @@ def test_batch_size_is_bounded(shared: AgentProcess) -> None:
     assert len(_post(shared, json.dumps([{**call, "method": "ConnectionRefs.statuses", "params": {}}] * 100)).json()) == 100
 
 
+@pytest.mark.parametrize("name", [[], {}, ["ConnectionRefs.wait"], None, 1.5])
+def test_a_method_that_is_not_a_string_is_an_invalid_request(shared: AgentProcess, name: Any) -> None:
+    call = {"jsonrpc": "2.0", "id": 7, "method": name, "params": {}}
+    assert _strict_json(_post(shared, json.dumps(call)))["error"]["code"] == -32600
+    assert _strict_json(_post(shared, json.dumps([call])))[0]["error"]["code"] == -32600
+
+
 def test_batch_of_non_objects_answers_each(shared: AgentProcess) -> None:
     answers = _strict_json(_post(shared, json.dumps([1, "x", None, [], True])))
     assert [a["error"]["code"] for a in answers] == [-32600] * 5

@@ -198,14 +198,22 @@ def create_app(agent: Agent, *, token: str) -> Starlette:
     dispatcher = Dispatcher(agent, waits)
 
     async def healthz(request: Request) -> Response:
-        return _json({"status": "ok", "references": agent.reference_count()})
+        try:
+            return _json({"status": "ok", "references": agent.reference_count()})
+        except Exception as exc:  # unhealthy is an answer, not a 500
+            log.exception("healthz failed")
+            return _json({"status": "failing", "error": type(exc).__name__}, 503)
 
     async def metrics(request: Request) -> Response:
-        agent.metrics.references.set(agent.reference_count())
-        for state, count in agent.target_counts().items():
-            agent.metrics.targets.labels(state).set(count)
-        agent.metrics.waits.set(waits.in_flight())
-        return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
+        try:
+            agent.metrics.references.set(agent.reference_count())
+            for state, count in agent.target_counts().items():
+                agent.metrics.targets.labels(state).set(count)
+            agent.metrics.waits.set(waits.in_flight())
+            return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
+        except Exception as exc:
+            log.exception("metrics failed")
+            return _json({"error": f"metrics failed: {type(exc).__name__}"}, 503)
 
     return Starlette(
         routes=[

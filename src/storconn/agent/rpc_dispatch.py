@@ -135,9 +135,10 @@ class Dispatcher:
 
     def is_wait(self, request: object) -> bool:
         """Whether ``request`` is a wait, which a batch runs alongside its other calls."""
-        if not isinstance(request, dict):
+        name = request.get("method") if isinstance(request, dict) else None
+        if not isinstance(name, str):  # a list or an object as a name is not hashable
             return False
-        method = self._methods.get(request.get("method"))  # type: ignore[arg-type]
+        method = self._methods.get(name)
         return method is not None and method.wait is not None
 
     async def handle(self, request: Any) -> dict[str, Any] | None:

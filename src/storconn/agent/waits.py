@@ -105,8 +105,11 @@ class Waits:
         with self._lock:
             waiters = list(self._waiters)
         for waiter in waiters:
-            if waiter.done.done() or self._agent.wait_pending(waiter.ref_ids, waiter.since):
-                continue
+            try:
+                if waiter.done.done() or self._agent.wait_pending(waiter.ref_ids, waiter.since):
+                    continue
+            except Exception:  # one waiter's surprise must not hold up the others: answer it now
+                log.exception("checking a wait failed")
             try:
                 waiter.loop.call_soon_threadsafe(_resolve, waiter.done)
             except RuntimeError:  # its loop is closed: the server is gone
