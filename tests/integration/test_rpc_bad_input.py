@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -346,3 +348,28 @@ def test_empty_token_file_stops_the_start_with_a_clear_message(tmp_path: Path, m
     with pytest.raises(RuntimeError, match="token file .* is empty"):
         agent.start()
     agent.stop()
+
+
+def test_a_request_head_sent_byte_by_byte_is_cut_off(shared: AgentProcess) -> None:
+    """Slow-loris: a head that never completes loses its connection (after 10 s), whatever trickles in."""
+    with socket.create_connection(("127.0.0.1", shared.port), timeout=30) as sock:
+        sock.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 25:
+            try:
+                sock.sendall(b"X")
+                time.sleep(0.5)
+            except OSError:
+                closed = True
+                break
+            sock.settimeout(0.01)
+            try:
+                if sock.recv(1024) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                pass
+        assert closed, "the agent kept a connection whose head never completed"
+        assert time.monotonic() - started < 15
+    _still_serving_with_refs_intact(shared)

@@ -16,6 +16,7 @@ import uvicorn
 from storconn.connection import InvalidParameter
 
 from .config import AgentConfig
+from .http_protocol import HeadTimeoutH11Protocol
 from .rpc import create_app
 from .service import Agent
 
@@ -98,6 +99,8 @@ def uvicorn_settings() -> dict[str, Any]:
         # An idle keep-alive connection costs a socket, not a thread; close it
         # after a while all the same, as slow or vanished clients never will.
         "timeout_keep_alive": 30,
+        # Each request's head within HEAD_TIMEOUT, however slowly its bytes trickle in.
+        "http": HeadTimeoutH11Protocol,
         # Headers are small; a client that sends kilobytes of them is not one of ours.
         "h11_max_incomplete_event_size": 64 * 1024,
         # No proxy stands in front of the agent: X-Forwarded-For from a local
