@@ -373,3 +373,12 @@ def test_a_request_head_sent_byte_by_byte_is_cut_off(shared: AgentProcess) -> No
         assert closed, "the agent kept a connection whose head never completed"
         assert time.monotonic() - started < 15
     _still_serving_with_refs_intact(shared)
+
+
+def test_the_client_splits_calls_over_the_agents_bound(shared: AgentProcess) -> None:
+    ids = [f"many-{n}" for n in range(10_005)]
+    with shared.client() as client:
+        assert len(client.statuses(ids)) == 10_005
+        assert set(client.release(ids).values()) == {479}
+        assert len(client.wait(ids, timeout=1)) == 10_005
+    _still_serving_with_refs_intact(shared)

@@ -15,3 +15,4 @@ def test_unknown_and_unencodable_method_names_count_as_unknown() -> None:
     assert 'storconn_rpc_requests_total{method="ConnectionRefs.acquire",outcome="ok"} 1.0' in text
     assert 'storconn_rpc_requests_total{method="unknown",outcome="error"} 5.0' in text
     assert "nope" not in text
+
