@@ -176,8 +176,7 @@ async def _unless_disconnected(request: Request, answer: Coroutine[Any, Any, Res
     """``answer``, given up when the client goes away: a wait whose client left
     would otherwise stay registered (and re-checked) until its timeout."""
     answering = asyncio.ensure_future(answer)
-    # The body has been read, so the next message can only be the disconnect.
-    watching = asyncio.ensure_future(request.receive())
+    watching = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait([answering, watching], return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
@@ -189,6 +188,13 @@ async def _unless_disconnected(request: Request, answer: Coroutine[Any, Any, Res
         answering.cancel()
         return Response(status_code=499)  # nobody reads it; nginx's "client closed request"
     return answering.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client has gone. The body has been read, so nothing but
+    the disconnect should come; anything else is skipped, not taken for it."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def create_app(agent: Agent, *, token: str) -> Starlette:
