@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -16,6 +17,7 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._methods: frozenset[str] = frozenset()
+        self._request_series: dict[tuple[str, str], Any] = {}
         self.operations = Counter(
             "storconn_operations",
             "Connect, disconnect and repair operations, by verb and result",
@@ -54,7 +56,12 @@ class AgentMetrics:
 
     def rpc_done(self, method: object, *, ok: bool) -> None:
         label = method if isinstance(method, str) and method in self._methods else UNKNOWN_METHOD
-        self.requests.labels(label, "ok" if ok else "error").inc()
+        key = (label, "ok" if ok else "error")
+        # labels() takes a lock and builds a key per call: once per series is enough.
+        child = self._request_series.get(key)
+        if child is None:
+            child = self._request_series.setdefault(key, self.requests.labels(*key))
+        child.inc()
 
     def operation_done(self, verb: str, succeeded: bool, seconds: float) -> None:
         self.operations.labels(verb, "ok" if succeeded else "failed").inc()
