@@ -31,6 +31,8 @@ from . import (
     mount_200_tmpfs,
     outage_glusterfs,
     outage_sshfs,
+    rpc_latency_under_waits,
+    rpc_throughput,
     start_10000,
     statuses_10000_http,
 )
@@ -55,7 +57,8 @@ class Benchmark:
 BENCHMARKS = {
     module.NAME: Benchmark(module.NAME, module.DESCRIPTION, module.run)
     for module in (
-        acquire_one, acquire_batch_1000, statuses_10000_http, start_10000, mount_200_tmpfs,
+        acquire_one, acquire_batch_1000, statuses_10000_http, rpc_latency_under_waits, rpc_throughput,
+        start_10000, mount_200_tmpfs,
         outage_sshfs, outage_glusterfs, api_latency_hung,
         engine_list_10000, engine_add_throughput, engine_activate_50_hosts,
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -19,6 +20,13 @@ from pydantic import BaseModel
 from storconn.connection import ErrorCode, StorconnError
 
 DEFAULT_URL = "http://127.0.0.1:54321"
+MAX_IDS_PER_CALL = 10_000  # the agent's bound (storconn.agent.rpc_params)
+
+_T = TypeVar("_T")
+
+
+def _parts(items: builtins.list[_T]) -> builtins.list[builtins.list[_T]]:
+    return [items[start : start + MAX_IDS_PER_CALL] for start in range(0, len(items), MAX_IDS_PER_CALL)]
 
 
 class AgentRpcError(StorconnError):
@@ -72,31 +80,45 @@ class AgentClient:
             raise AgentRpcError(error.get("code", 0), error.get("message", ""), error.get("data"))
         return answer.get("result")
 
+    # The agent takes at most MAX_IDS_PER_CALL ids in one call (-32602 beyond);
+    # larger requests are sent in parts and their answers merged.
+
     def acquire(self, refs: Mapping[str, BaseModel | Mapping[str, Any]]) -> dict[str, int]:
         wire = {
             ref_id: info.to_wire(secrets=True) if hasattr(info, "to_wire") else dict(info)
             for ref_id, info in refs.items()
         }
-        result: dict[str, int] = self.call("ConnectionRefs.acquire", {"conRefArgs": wire})
+        items = list(wire.items())
+        result: dict[str, int] = {}
+        for part in _parts(items) or [[]]:
+            result.update(self.call("ConnectionRefs.acquire", {"conRefArgs": dict(part)}))
         return result
 
     def release(self, ref_ids: Sequence[str] = (), *, prefixes: Sequence[str] = ()) -> dict[str, int]:
-        result: dict[str, int] = self.call(
-            "ConnectionRefs.release", {"refIDs": list(ref_ids), "prefixes": list(prefixes)}
-        )
+        result: dict[str, int] = {}
+        for part in _parts(list(ref_ids)) or [[]]:
+            result.update(self.call("ConnectionRefs.release", {"refIDs": part, "prefixes": list(prefixes)}))
+            prefixes = ()  # released by the first part
         return result
 
     def statuses(self, ref_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-        params = {} if ref_ids is None else {"refIDs": list(ref_ids)}
-        result: dict[str, dict[str, Any]] = self.call("ConnectionRefs.statuses", params)
+        if ref_ids is None:
+            everything: dict[str, dict[str, Any]] = self.call("ConnectionRefs.statuses", {})
+            return everything
+        result: dict[str, dict[str, Any]] = {}
+        for part in _parts(list(ref_ids)) or [[]]:
+            result.update(self.call("ConnectionRefs.statuses", {"refIDs": part}))
         return result
 
     def wait(self, ref_ids: Sequence[str], timeout: float) -> dict[str, dict[str, Any]]:
-        result: dict[str, dict[str, Any]] = self.call(
-            "ConnectionRefs.wait",
-            {"refIDs": list(ref_ids), "timeout": timeout},
-            timeout=timeout + 10,
-        )
+        deadline = time.monotonic() + timeout
+        result: dict[str, dict[str, Any]] = {}
+        for part in _parts(list(ref_ids)) or [[]]:
+            # Parts one after the other, within one deadline for them all.
+            remaining = max(0.0, deadline - time.monotonic())
+            result.update(self.call(
+                "ConnectionRefs.wait", {"refIDs": part, "timeout": remaining}, timeout=remaining + 10
+            ))
         return result
 
     def manage(self, uri: str, connection_id: str) -> int:

@@ -2,188 +2,90 @@
 
 ``POST /jsonrpc`` (single calls and batches), ``GET /healthz`` and
 ``GET /metrics``. Every failure of a request becomes a JSON-RPC error object
-(or, for transport problems, an HTTP status): the agent keeps serving
-whatever a client sends.
+(or, for transport problems, an HTTP 4xx status): the agent keeps serving
+whatever a client sends, and never answers 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Coroutine
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from storconn.connection import InvalidParameter, StorconnError
-
-from .service import MAX_WAIT, Agent
+from .rpc_dispatch import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, Dispatcher, RpcError, error_response
+from .rpc_params import MAX_BATCH
+from .service import Agent
+from .waits import Waits
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4 * 1024 * 1024
-
-# JSON-RPC 2.0 error codes.
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-SERVER_ERROR = -32000
+# A client that sends its body slower than this holds a connection and
+# nothing else (no thread), but still not for ever.
+BODY_TIMEOUT = 30.0  # seconds
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DuplicateKey(ValueError):
+    pass
 
 
-class AcquireParams(_Params):
-    conRefArgs: dict[str, Any]
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"a": X, "a": Y} would silently drop X (an acquire the client believes it made).
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"duplicate key {_printable(key)!r} in an object")
+            seen.add(key)
+    return result
 
 
-class ReleaseParams(_Params):
-    # Entries are judged one by one by the registry: a number among the ids
-    # fails that entry (1000), not the whole release.
-    refIDs: list[Any] = Field(default_factory=list)
-    prefixes: list[Any] = Field(default_factory=list)
+def _printable(text: str) -> str:
+    return text[:64].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-class StatusesParams(_Params):
-    refIDs: list[Any] | None = None
+_decoder = json.JSONDecoder(object_pairs_hook=_refuse_duplicates)
 
 
-class WaitParams(_Params):
-    refIDs: list[Any]
-    timeout: float = Field(ge=0, le=MAX_WAIT)
+def decode(body: bytes) -> Any:
+    """The request's JSON, or RpcError(-32700) saying why not."""
+    try:
+        return _decoder.decode(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RpcError(PARSE_ERROR, f"not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    except DuplicateKey as exc:
+        raise RpcError(PARSE_ERROR, f"not acceptable JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise RpcError(PARSE_ERROR, "not acceptable JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, and integers longer than Python converts
+        raise RpcError(PARSE_ERROR, f"not valid JSON: {str(exc)[:200]}") from exc
 
 
-class ManageParams(_Params):
-    uri: str
-    connectionID: str
+def encode(payload: Any) -> bytes:
+    """Strict JSON: NaN and infinities have no JSON form, so they fail here rather than reach a client."""
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
 
-class UnmanageParams(_Params):
-    connectionID: str
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    try:
+        body = encode(payload)
+    except (ValueError, TypeError, RecursionError):
+        log.exception("an answer could not be encoded as JSON")
+        body = encode(error_response(None, RpcError(INTERNAL_ERROR, "the answer could not be encoded")))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-class DiscoverParams(_Params):
-    hostname: str = Field(min_length=1)
-    port: int = Field(default=3260, ge=1, le=65535)
-    iface: str = "default"
-
-
-class _Method:
-    def __init__(self, params: type[_Params], call: Callable[[Any], Any]) -> None:
-        self.params = params
-        self.call = call
-        self.names = list(params.model_fields)
-
-
-def _methods(agent: Agent) -> dict[str, _Method]:
-    return {
-        "ConnectionRefs.acquire": _Method(AcquireParams, lambda p: agent.acquire(p.conRefArgs)),
-        "ConnectionRefs.release": _Method(ReleaseParams, lambda p: agent.release(p.refIDs, p.prefixes)),
-        "ConnectionRefs.statuses": _Method(StatusesParams, lambda p: agent.statuses(p.refIDs)),
-        "ConnectionRefs.wait": _Method(WaitParams, lambda p: agent.wait(p.refIDs, p.timeout)),
-        "StorageConnection.manage": _Method(ManageParams, lambda p: agent.manage(p.uri, p.connectionID)),
-        "StorageConnection.unmanage": _Method(UnmanageParams, lambda p: agent.unmanage(p.connectionID)),
-        "StorageConnection.list": _Method(StatusesParams, lambda p: agent.statuses(None)),
-        "Iscsi.discover": _Method(DiscoverParams, lambda p: agent.discover(p.hostname, p.port, p.iface)),
-    }
-
-
-class RpcError(Exception):
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def as_object(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.as_object()}
-
-
-def _validation_message(exc: ValidationError) -> tuple[str, str]:
-    first = exc.errors()[0]
-    field = ".".join(["params", *(str(part) for part in first["loc"])])
-    return field, first["msg"]
-
-
-class Dispatcher:
-    """Turns one decoded JSON-RPC request object into a response object (or None for a notification)."""
-
-    def __init__(self, agent: Agent) -> None:
-        self._methods = _methods(agent)
-        self._metrics = agent.metrics
-
-    def handle(self, request: Any) -> dict[str, Any] | None:
-        if not isinstance(request, dict):
-            return _error_response(None, RpcError(INVALID_REQUEST, "a request must be a JSON object"))
-        request_id = request.get("id")
-        is_notification = "id" not in request
-        try:
-            result = self._dispatch(request)
-        except RpcError as error:
-            self._metrics.requests.labels(str(request.get("method"))[:64], "error").inc()
-            return None if is_notification else _error_response(request_id, error)
-        self._metrics.requests.labels(request["method"], "ok").inc()
-        if is_notification:
-            return None
-        return {"jsonrpc": "2.0", "id": request_id, "result": result}
-
-    def _dispatch(self, request: dict[str, Any]) -> Any:
-        if request.get("jsonrpc") != "2.0":
-            raise RpcError(INVALID_REQUEST, 'field "jsonrpc" must be "2.0"')
-        request_id = request.get("id")
-        if request_id is not None and not isinstance(request_id, (str, int, float)):
-            raise RpcError(INVALID_REQUEST, 'field "id" must be a string, a number or null')
-        name = request.get("method")
-        if not isinstance(name, str):
-            raise RpcError(INVALID_REQUEST, 'field "method" must be a string')
-        method = self._methods.get(name)
-        if method is None:
-            raise RpcError(METHOD_NOT_FOUND, f"method {name!r} not found", {"methods": sorted(self._methods)})
-        raw = request.get("params", {})
-        if isinstance(raw, list):
-            if len(raw) > len(method.names):
-                raise RpcError(INVALID_PARAMS, f"{name} takes at most {len(method.names)} positional params")
-            raw = dict(zip(method.names, raw))
-        if not isinstance(raw, dict):
-            raise RpcError(INVALID_PARAMS, 'field "params" must be an object or an array')
-        try:
-            params = method.params.model_validate(raw)
-        except ValidationError as exc:
-            field, reason = _validation_message(exc)
-            raise RpcError(INVALID_PARAMS, f"{field}: {reason}", {"field": field}) from exc
-        try:
-            return method.call(params)
-        except InvalidParameter as exc:
-            raise RpcError(INVALID_PARAMS, exc.message, {"field": exc.field, "code": int(exc.code)}) from exc
-        except StorconnError as exc:
-            raise RpcError(SERVER_ERROR, exc.message, {"code": int(exc.code)}) from exc
-        except Exception as exc:
-            log.exception("%s failed", name)
-            raise RpcError(INTERNAL_ERROR, f"{name} failed: internal error") from exc
-
-
-def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(_dumps(payload), status_code=status, media_type="application/json")
+def _http_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": message}, status, headers)
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -201,46 +103,128 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+class JsonRpcEndpoint:
+    """``POST /jsonrpc``: token, transport checks, then one call or a batch."""
+
+    def __init__(self, dispatcher: Dispatcher, token: str) -> None:
+        self._dispatcher = dispatcher
+        self._expected = f"Bearer {token}".encode()
+
+    async def endpoint(self, request: Request) -> Response:
+        try:
+            return await self._serve(request)
+        except Exception:  # the last line of "never a 500": say so in the log, answer JSON-RPC
+            log.exception("a JSON-RPC request failed unexpectedly")
+            return _json(error_response(None, RpcError(INTERNAL_ERROR, "internal error")))
+
+    async def _serve(self, request: Request) -> Response:
+        supplied = request.headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(supplied, self._expected):
+            return _http_error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        if not _is_json(request.headers.get("content-type", "")):
+            return _http_error(415, "the body must be application/json")
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                body = await _read_body(request)
+        except TimeoutError:
+            return _http_error(408, f"the body did not arrive within {BODY_TIMEOUT:g} s")
+        if body is None:
+            return _http_error(413, f"body larger than {MAX_BODY} bytes")
+        try:
+            decoded = decode(body)
+        except RpcError as error:
+            return _json(error_response(None, error))
+        if isinstance(decoded, list):
+            if any(self._dispatcher.is_wait(call) for call in decoded):
+                return await _unless_disconnected(request, self._batch(decoded))
+            return await self._batch(decoded)
+        if self._dispatcher.is_wait(decoded):
+            return await _unless_disconnected(request, self._single(decoded))
+        return await self._single(decoded)
+
+    async def _single(self, call: Any) -> Response:
+        answer = await self._dispatcher.handle(call)
+        return _json(answer) if answer is not None else Response(status_code=204)
+
+    async def _batch(self, calls: list[Any]) -> Response:
+        if not calls:
+            return _json(error_response(None, RpcError(INVALID_REQUEST, "an empty batch")))
+        if len(calls) > MAX_BATCH:
+            return _json(error_response(
+                None, RpcError(INVALID_REQUEST, f"a batch of {len(calls)} calls; at most {MAX_BATCH}")
+            ))
+        # The other calls run in order (an acquire then a release of the same
+        # id mean what they say); waits only read, so they run alongside
+        # rather than each holding up the rest of the batch for its timeout.
+        answers: list[asyncio.Future[dict[str, Any] | None]] = []
+        for call in calls:
+            if self._dispatcher.is_wait(call):
+                answers.append(asyncio.ensure_future(self._dispatcher.handle(call)))
+            else:
+                done: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+                done.set_result(await self._dispatcher.handle(call))
+                answers.append(done)
+        present = [answer for answer in await asyncio.gather(*answers) if answer is not None]
+        return _json(present) if present else Response(status_code=204)
+
+
+async def _unless_disconnected(request: Request, answer: Coroutine[Any, Any, Response]) -> Response:
+    """``answer``, given up when the client goes away: a wait whose client left
+    would otherwise stay registered (and re-checked) until its timeout."""
+    answering = asyncio.ensure_future(answer)
+    watching = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait([answering, watching], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        answering.cancel()
+        raise
+    finally:
+        watching.cancel()
+    if not answering.done():
+        answering.cancel()
+        return Response(status_code=499)  # nobody reads it; nginx's "client closed request"
+    return answering.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client has gone. The body has been read, so nothing but
+    the disconnect should come; anything else is skipped, not taken for it."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def create_app(agent: Agent, *, token: str) -> Starlette:
     """The ASGI application. Plain Starlette: three routes need no more, and
     FastAPI's import (its OpenAPI models) would cost a third of the start-up."""
-    dispatcher = Dispatcher(agent)
-    expected = f"Bearer {token}".encode()
+    waits = Waits(agent)
+    dispatcher = Dispatcher(agent, waits)
 
     async def healthz(request: Request) -> Response:
-        return _json({"status": "ok", "references": agent.reference_count()})
+        try:
+            return _json({"status": "ok", "references": agent.reference_count()})
+        except Exception as exc:  # unhealthy is an answer, not a 500
+            log.exception("healthz failed")
+            return _json({"status": "failing", "error": type(exc).__name__}, 503)
 
     async def metrics(request: Request) -> Response:
-        agent.metrics.references.set(agent.reference_count())
-        for state, count in agent.target_counts().items():
-            agent.metrics.targets.labels(state).set(count)
-        return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
-
-    async def jsonrpc(request: Request) -> Response:
-        supplied = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(supplied, expected):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
-        body = await _read_body(request)
-        if body is None:
-            return JSONResponse({"error": f"body larger than {MAX_BODY} bytes"}, status_code=413)
         try:
-            decoded = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _json(_error_response(None, RpcError(PARSE_ERROR, f"not valid JSON: {exc}")))
-        if isinstance(decoded, list):
-            if not decoded:
-                return _json(_error_response(None, RpcError(INVALID_REQUEST, "an empty batch")))
-            answers = await run_in_threadpool(lambda: [dispatcher.handle(r) for r in decoded])
-            present = [answer for answer in answers if answer is not None]
-            return _json(present) if present else Response(status_code=204)
-        answer = await run_in_threadpool(dispatcher.handle, decoded)
-        return _json(answer) if answer is not None else Response(status_code=204)
+            agent.metrics.references.set(agent.reference_count())
+            for state, count in agent.target_counts().items():
+                agent.metrics.targets.labels(state).set(count)
+            agent.metrics.waits.set(waits.in_flight())
+            return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
+        except Exception as exc:
+            log.exception("metrics failed")
+            return _json({"error": f"metrics failed: {type(exc).__name__}"}, 503)
 
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/jsonrpc", jsonrpc, methods=["POST"]),
+            Route("/jsonrpc", JsonRpcEndpoint(dispatcher, token).endpoint, methods=["POST"]),
         ]
     )

@@ -111,29 +111,46 @@ class Agent:
         return result
 
     def wait(self, ref_ids: Sequence[object], timeout: float) -> dict[str, Status]:
-        """Statuses once each id is connected or an attempt begun after this call failed, or at the timeout."""
+        """Statuses once each id is connected or an attempt begun after this call failed, or at the timeout.
+
+        Blocks the calling thread: for in-process callers. The JSON-RPC server
+        waits without a thread (``waits.Waits``) on the same two methods below.
+        """
         if not 0 <= timeout <= MAX_WAIT:
             raise InvalidParameter("timeout", f"must be between 0 and {MAX_WAIT:g} seconds")
         called = time.monotonic()
         deadline = called + timeout
         while True:
-            refs = {ref.id: ref for ref in self._registry.references(ref_ids)}
-            pending = False
-            for ref_id in ref_ids:
-                ref = refs.get(ref_id) if isinstance(ref_id, str) else None
-                view = self._reconciler.view(ref.target) if ref else None
-                if ref is None or ref.error is not None or (view is not None and view.connected):
-                    continue
-                if view is not None and view.last_failed_attempt is not None and view.last_failed_attempt >= called:
-                    continue
-                pending = True
-                break
             remaining = deadline - time.monotonic()
-            if not pending or remaining <= 0:
+            if not self.wait_pending(ref_ids, called) or remaining <= 0:
                 return self.statuses(ref_ids)
             self._reconciler.wait_for_change(min(remaining, 0.25))
             # Many targets change in a burst: look again after it, not after each.
             time.sleep(min(_WAIT_SETTLE, max(0.0, deadline - time.monotonic())))
+
+    def wait_pending(self, ref_ids: Sequence[object], since: float) -> bool:
+        """Whether some referenced id is neither connected nor failed in an attempt begun at or after ``since``.
+
+        Ids that are unknown or not even strings are not pending: statuses
+        answers for them at once.
+        """
+        wanted = [ref_id for ref_id in ref_ids if isinstance(ref_id, str)]
+        if not wanted:
+            return False
+        for ref in self._registry.references(wanted):
+            if ref.error is not None:
+                continue  # a reference in error is never connected: nothing to wait for
+            view = self._reconciler.view(ref.target)
+            if view is not None and view.connected:
+                continue
+            if view is not None and view.last_failed_attempt is not None and view.last_failed_attempt >= since:
+                continue
+            return True
+        return False
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until some target's state changes or ``timeout`` passes."""
+        self._reconciler.wait_for_change(timeout)
 
     def manage(self, uri: str, connection_id: str) -> int:
         try:
