@@ -121,3 +121,13 @@ def test_after_release_and_restart_only_valid_references_remain(old_agent: Agent
         statuses = {k: v for k, v in client.statuses().items() if not k.startswith("unmanaged:")}
     assert list(statuses) == ["good"]
     assert statuses["good"]["connectionInfo"] == GOOD
+
+
+def test_a_wait_on_a_reference_in_error_answers_at_once(old_agent: AgentProcess) -> None:
+    # Never connected, so nothing to wait for: a wait must not sit out its timeout.
+    with old_agent.client() as client:
+        started = time.monotonic()
+        answer = client.wait(["ssh-command"], timeout=20)
+        took = time.monotonic() - started
+    assert answer["ssh-command"]["lastError"][0] == 1000
+    assert took < 5, took
