@@ -209,16 +209,21 @@ class Registry:
                     batch_targets[key] = info
                 new.append((Reference(ref_id, key, wire, stored), info))
             new = self._store_new_locked(new, results)
+            # Only a target's first reference changes the desired state; a
+            # reference more to a held target needs no reconcile tick (each
+            # costs about as much as the acquire itself).
+            created = set()
             for ref, info in new:
-                self._add_locked(ref, info)
+                if self._add_locked(ref, info):
+                    created.add(ref.target)
                 results[ref.id] = _OK
         if len(new) >= _FREEZE_AFTER:
             # References live long and hold no cycles: take them out of the
             # collector's reach, or a full collection walking all of them
             # (100+ ms at 10,000) lands inside some later acquire.
             gc.freeze()
-        if new:
-            self._on_change({ref.target for ref, _ in new})
+        if created:
+            self._on_change(created)
         return results
 
     def _store_new_locked(
@@ -282,6 +287,7 @@ class Registry:
                 log.error("release of %d references not stored: %s", len(doomed), exc)
                 results.update({ref_id: int(exc.code) for ref_id in doomed})
                 return results
+            # Only a target's last reference changes the desired state.
             changed = {self._remove_locked(ref_id) for ref_id in doomed}
             changed.discard(None)
             results.update(dict.fromkeys(doomed, _OK))
@@ -313,23 +319,29 @@ class Registry:
             action()
             return True
 
-    def _add_locked(self, ref: Reference, info: ConnectionInfo) -> None:
+    def _add_locked(self, ref: Reference, info: ConnectionInfo) -> bool:
+        """Hold ``ref``; return whether its target is new to the desired state."""
         self._refs[ref.id] = ref
         target = self._targets.get(ref.target)
         if target is None:
             self._targets[ref.target] = _Target(info, {ref.id})
-        else:
-            target.ref_ids.add(ref.id)
+            return True
+        target.ref_ids.add(ref.id)
+        return False
 
     def _remove_locked(self, ref_id: str) -> str | None:
-        """Forget ``ref_id``; return its target's key, or None for a reference in error (it has none)."""
+        """Forget ``ref_id``; return its target's key if that was its last reference, else None.
+
+        None too for a reference in error: it has no target.
+        """
         ref = self._refs.pop(ref_id)
         if ref.error is not None:
             return None
         target = self._targets[ref.target]
         target.ref_ids.discard(ref_id)
-        if not target.ref_ids:
-            del self._targets[ref.target]
+        if target.ref_ids:
+            return None
+        del self._targets[ref.target]
         return ref.target
 
 

@@ -251,3 +251,15 @@ def test_a_store_that_fails_as_a_whole_fails_the_batch_without_retrying_each_row
     many = {f"r{i}": TMP for i in range(50)}
     assert set(registry.acquire({**many, "disk-full": LOCAL}).values()) == {100}
     assert store.writes == 0 and store.load_refs() == []
+
+
+def test_listener_hears_only_first_and_last_references_of_a_target(store: Store) -> None:
+    # A reference more or less to a held target changes nothing to reconcile.
+    heard: list[set[str]] = []
+    registry = Registry(store, on_change=heard.append)
+    registry.acquire({"a": TMP})
+    registry.acquire({"b": TMP})
+    registry.release(["a"])
+    assert len(heard) == 1
+    registry.release(["b"])
+    assert len(heard) == 2 and heard[0] == heard[1]
