@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from storconn.connection import SECRET_MASK, SECRET_OPTIONS, ErrorCode, redact_text, split_options
+from storconn.connection import SECRET_MASK, ErrorCode, option_secrets, redact_text
 
 _SECRET_KEYS = frozenset({"password", "passwd", "pass", "secret", "token"})
 _MAX_DEPTH = 20  # a stored document deeper than this is shown no further
@@ -55,23 +55,12 @@ def _collect_secrets(value: object, found: set[str], *, depth: int) -> None:
             if isinstance(key, str) and key.lower() in _SECRET_KEYS and isinstance(item, str):
                 found.add(item)
             elif key == "options" and isinstance(item, str):
-                found.update(_option_secrets(item))
+                found.update(option_secrets(item))
             else:
                 _collect_secrets(item, found, depth=depth + 1)
     elif isinstance(value, list):
         for item in value:
             _collect_secrets(item, found, depth=depth + 1)
-
-
-def _option_secrets(options: str) -> list[str]:
-    found = []
-    for option in split_options(options):
-        name, sep, value = option.partition("=")
-        if sep and value and name.strip().lower() in SECRET_OPTIONS:
-            found.append(value)
-            if len(value) > 2 and value[0] == value[-1] == '"':
-                found.append(value[1:-1])
-    return found
 
 
 def _mask(value: object, secrets: set[str], *, depth: int) -> object:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from storconn.connection import InvalidParameter, host_key
+from storconn.connection import InvalidParameter, check_plain_text, host_key
 
 from .service import MAX_WAIT
 
@@ -25,23 +25,11 @@ from .service import MAX_WAIT
 MAX_IDS_PER_CALL = 10_000
 MAX_BATCH = 100  # calls in one JSON-RPC batch
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IFACE = re.compile(r"[A-Za-z0-9_.:+-]{1,64}")
 
 
-def check_wire_text(value: str) -> str:
-    """Refuse NUL, control characters and lone surrogates; the reason never quotes the value."""
-    if _CONTROL.search(value):
-        raise ValueError("may not contain NUL or control characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
-
-
 def _check_host(value: str) -> str:
-    check_wire_text(value)
+    check_plain_text(value)
     if value.startswith("-"):
         raise ValueError("may not start with '-'")
     try:
@@ -52,13 +40,13 @@ def _check_host(value: str) -> str:
 
 
 def _check_iface(value: str) -> str:
-    check_wire_text(value)
+    check_plain_text(value)
     if value.startswith("-") or not _IFACE.fullmatch(value):
         raise ValueError("must be 1-64 letters, digits and . _ : + - (not starting with '-')")
     return value
 
 
-WireText = Annotated[str, AfterValidator(check_wire_text)]
+WireText = Annotated[str, AfterValidator(check_plain_text)]
 HostText = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_host)]
 IfaceText = Annotated[str, AfterValidator(_check_iface)]
 IdList = Annotated[list[Any], Field(max_length=MAX_IDS_PER_CALL)]
@@ -88,7 +76,7 @@ class WaitParams(Params):
 
 
 class ManageParams(Params):
-    uri: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(check_wire_text)]
+    uri: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(check_plain_text)]
     connectionID: str  # judged as a reference id by the registry (1000 when refused)
 
 

@@ -52,9 +52,11 @@ from .options import (
     check_options,
     is_refused,
     option_problem,
+    option_secrets,
     refusal_reason,
     split_options,
 )
+from .fields import check_plain_text
 from .paths import normalize_path
 from .redact import SECRET_MASK, redact_text
 from .uri import format_uri, parse_uri
@@ -103,6 +105,8 @@ __all__ = [
     "kernel_offers",
     "normalize_path",
     "option_problem",
+    "option_secrets",
+    "check_plain_text",
     "parse_info",
     "parse_uri",
     "redact_text",

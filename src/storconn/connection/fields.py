@@ -57,12 +57,17 @@ def check_text(value: str) -> str:
     if value.startswith("-"):
         # It would be read as an option by mount, iscsiadm or a FUSE helper.
         raise ValueError("may not start with '-'")
+    return check_plain_text(value)
+
+
+def check_plain_text(value: str) -> str:
+    """Refuse NUL and other control characters and lone surrogates; the reason never quotes the value."""
     if _CONTROL.search(value):
-        raise ValueError("may not contain control characters")
+        raise ValueError("may not contain NUL or control characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid UTF-8 text") from None
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return value
 
 
