@@ -125,7 +125,8 @@ def test_the_hosts_own_root_device_is_never_mounted_again(agent_process: AgentPr
     body = {"jsonrpc": "2.0", "id": 2, "method": "ConnectionRefs.wait",
             "params": {"refIDs": ["root"], "timeout": 10}}
     answer = httpx.post(f"{agent_process.url}/jsonrpc", content=json.dumps(body), timeout=30,
-                        headers={"Authorization": f"Bearer {token}"}).json()["result"]["root"]
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                        ).json()["result"]["root"]
     assert not answer["connected"]
     assert answer["lastError"][0] == 469, answer
     assert "host" in answer["lastError"][1]
