@@ -17,6 +17,15 @@ Contract (seeds 000 and 003, DESIGN.md section 3):
   acquiring its id again answers 478 until it is released.
 - The reconciler is told which targets changed after the commit, outside
   the lock; it never sees a reference that is not on disk.
+
+Commits happen outside the registry's lock, so that concurrent acquires and
+releases share one fsync (the store's group commit) instead of queueing for
+one each. While its commit runs, a new reference is *pending*: it counts for
+conflicts and keeps its target from being disconnected, but it is not
+listed, not desired and not answered for; a released one is *releasing*:
+still held and desired until its deletion is on disk. A call naming an id
+that another call is committing waits for that commit first, so each id
+sees one call at a time.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic import BaseModel
@@ -75,7 +84,8 @@ class Reference:
 @dataclass(slots=True)
 class _Target:
     info: ConnectionInfo
-    ref_ids: set[str]
+    ref_ids: set[str]  # committed: these make it desired
+    pending: set[str] = field(default_factory=set)  # being committed by an acquire
 
 
 def check_ref_id(ref_id: object, *, field: str = "id") -> str:
@@ -142,8 +152,11 @@ class Registry:
         self._store = store
         self._on_change = on_change or (lambda keys: None)
         self._lock = threading.RLock()
+        self._settled = threading.Condition(self._lock)  # a commit of some id finished
         self._refs: dict[str, Reference] = {}
         self._targets: dict[str, _Target] = {}
+        self._pending: dict[str, Reference] = {}
+        self._releasing: set[str] = set()
 
     def set_listener(self, on_change: Callable[[set[str]], None]) -> None:
         self._on_change = on_change
@@ -190,33 +203,51 @@ class Registry:
             candidates.append((ref_id, info, *_stored_and_wire(info)))
         new: list[tuple[Reference, ConnectionInfo]] = []
         with self._lock:
-            batch_targets: dict[str, ConnectionInfo] = {}
+            self._wait_settled_locked(ref_id for ref_id, *_ in candidates)
             for ref_id, info, stored, wire in candidates:
                 held = self._refs.get(ref_id)
                 if held is not None:
                     results[ref_id] = _OK if held.stored == stored else _IN_USE
                     continue
+                if ref_id in self._pending:  # twice in one batch cannot happen: dict keys
+                    results[ref_id] = _IN_USE
+                    continue
                 key = info.identity_key
                 target = self._targets.get(key)
-                current = target.info if target is not None else batch_targets.get(key)
-                if current is not None:
-                    differing = current.conflict_with(info)
+                if target is not None:
+                    differing = target.info.conflict_with(info)
                     if differing is not None:
                         log.warning("acquire %s refused: %s differs from the held target", shown(ref_id), differing)
                         results[ref_id] = _CONFLICT
                         continue
                 else:
-                    batch_targets[key] = info
-                new.append((Reference(ref_id, key, wire, stored), info))
-            new = self._store_new_locked(new, results)
+                    target = self._targets[key] = _Target(info, set())
+                ref = Reference(ref_id, key, wire, stored)
+                self._pending[ref_id] = ref
+                target.pending.add(ref_id)
+                new.append((ref, info))
+        stored_refs = self._store_new(new, results) if new else []
+        with self._lock:
+            kept = {ref.id for ref, _ in stored_refs}
             # Only a target's first reference changes the desired state; a
             # reference more to a held target needs no reconcile tick (each
             # costs about as much as the acquire itself).
-            created = set()
-            for ref, info in new:
-                if self._add_locked(ref, info):
-                    created.add(ref.target)
-                results[ref.id] = _OK
+            created: set[str] = set()
+            for ref, _ in new:
+                del self._pending[ref.id]
+                target = self._targets[ref.target]
+                target.pending.discard(ref.id)
+                if ref.id in kept:
+                    if not target.ref_ids:
+                        created.add(ref.target)
+                    self._refs[ref.id] = ref
+                    target.ref_ids.add(ref.id)
+                    results[ref.id] = _OK
+                elif not target.ref_ids and not target.pending:
+                    del self._targets[ref.target]
+            if new:
+                self._settled.notify_all()
+        new = stored_refs
         if len(new) >= _FREEZE_AFTER:
             # References live long and hold no cycles: take them out of the
             # collector's reach, or a full collection walking all of them
@@ -226,7 +257,7 @@ class Registry:
             self._on_change(created)
         return results
 
-    def _store_new_locked(
+    def _store_new(
         self, new: list[tuple[Reference, ConnectionInfo]], results: dict[str, int]
     ) -> list[tuple[Reference, ConnectionInfo]]:
         """Store ``new`` durably; return those stored, with the error code of each other one in ``results``.
@@ -258,9 +289,10 @@ class Registry:
         """Answer each entry on its own: 0 released, 479 unknown, 1000 not a valid id or prefix."""
         results: dict[str, int] = {}
         with self._lock:
+            self._wait_settled_locked(ref_id for ref_id in ref_ids if isinstance(ref_id, str))
             doomed: list[str] = []
             for ref_id in ref_ids:
-                if isinstance(ref_id, str) and ref_id in self._refs:
+                if isinstance(ref_id, str) and ref_id in self._refs and ref_id not in self._releasing:
                     # Before the id check: an older agent may have stored an
                     # id that today's rules refuse, and it must stay releasable.
                     doomed.append(ref_id)
@@ -279,18 +311,28 @@ class Registry:
                     log.warning("release of prefix %s refused: %s", shown(prefix), exc)
                     results[entry_key(prefix)] = _INVALID
                     continue
-                doomed.extend(ref_id for ref_id in self._refs if ref_id.startswith(valid))
+                # Ids another release is committing are that release's to answer for.
+                doomed.extend(
+                    ref_id for ref_id in self._refs if ref_id.startswith(valid) and ref_id not in self._releasing
+                )
             doomed = list(dict.fromkeys(doomed))
-            try:
+            self._releasing.update(doomed)
+        removed = doomed
+        try:
+            if doomed:
                 self._store.remove_refs(doomed)
-            except StorconnError as exc:
-                log.error("release of %d references not stored: %s", len(doomed), exc)
-                results.update({ref_id: int(exc.code) for ref_id in doomed})
-                return results
+        except StorconnError as exc:
+            log.error("release of %d references not stored: %s", len(doomed), exc)
+            results.update({ref_id: int(exc.code) for ref_id in doomed})
+            removed = []
+        with self._lock:
+            if doomed:
+                self._releasing.difference_update(doomed)
+                self._settled.notify_all()
             # Only a target's last reference changes the desired state.
-            changed = {self._remove_locked(ref_id) for ref_id in doomed}
+            changed = {self._remove_locked(ref_id) for ref_id in removed}
             changed.discard(None)
-            results.update(dict.fromkeys(doomed, _OK))
+            results.update(dict.fromkeys(removed, _OK))
         if changed:
             self._on_change(cast(set[str], changed))
         return results
@@ -303,21 +345,28 @@ class Registry:
             return [self._refs[i] for i in ref_ids if isinstance(i, str) and i in self._refs]
 
     def desired(self) -> dict[str, ConnectionInfo]:
-        """Every target with at least one reference, by identity key."""
+        """Every target with at least one committed reference, by identity key."""
         with self._lock:
-            return {key: target.info for key, target in self._targets.items()}
+            return {key: target.info for key, target in self._targets.items() if target.ref_ids}
 
     def run_if_unreferenced(self, key: str, action: Callable[[], None]) -> bool:
         """Run ``action`` under the lock if nothing references ``key``; return whether it ran.
 
         The reconciler marks a target as going away this way, so that no acquire
-        can slip in between its check and its mark.
+        can slip in between its check and its mark. A reference still being
+        committed counts: its acquire may answer 0 any moment.
         """
         with self._lock:
             if key in self._targets:
                 return False
             action()
             return True
+
+    def _wait_settled_locked(self, ref_ids: Iterable[str]) -> None:
+        """Wait until no other call is committing any of ``ref_ids``: one call at a time per id."""
+        wanted = set(ref_ids)
+        while wanted and (not wanted.isdisjoint(self._pending) or not wanted.isdisjoint(self._releasing)):
+            self._settled.wait()
 
     def _add_locked(self, ref: Reference, info: ConnectionInfo) -> bool:
         """Hold ``ref``; return whether its target is new to the desired state."""
