@@ -157,9 +157,16 @@ def test_ownership_from_an_earlier_boot_is_connected_again(config: AgentConfig, 
     agent = _start(config, restartable)
     assert _connected_path(agent, "a") == path
     (entry,) = _stack(path)
-    with sqlite3.connect(config.store_path) as db:
-        (mount_id, boot_id) = db.execute("SELECT mount_id, boot_id FROM owned").fetchone()
-    assert int(mount_id) == entry.mount_id
+
+    def recorded() -> tuple[str | None, str | None]:
+        with sqlite3.connect(config.store_path) as db:
+            row: tuple[str | None, str | None] = db.execute("SELECT mount_id, boot_id FROM owned").fetchone()
+        return row
+
+    # The mount id goes in with the next tick's commit.
+    eventually(lambda: recorded()[0] is not None, timeout=10)
+    mount_id, boot_id = recorded()
+    assert mount_id is not None and int(mount_id) == entry.mount_id
     assert boot_id == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     agent.release(["a"])
     eventually(lambda: path not in mounts_under(mount_root), timeout=10)

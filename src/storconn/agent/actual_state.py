@@ -39,11 +39,13 @@ class TargetState:
     probe_failures: int = 0
     repair_now: bool = False
     awaiting_probe: bool = False  # repaired: connected only once a probe agrees
+    unconfirmed_since: float | None = None  # mounted: connected once a tick sees it in the mount table
     just_claimed: bool = False  # owned by this tick's claim, not yet mounted
     probe_due: float = 0.0
     orphaned_since: float | None = None
     last_failed_attempt: float | None = None  # when the last failed attempt began
     mount_id: int | None = None  # the agent's own mount, from mountinfo; None until it is seen
+    seen_free_at: float = float("-inf")  # when a tick last saw nothing at its path
     # The references now want other details than those mounted (defect 3 of
     # issue 7): since when, so the remount waits out the grace period.
     details_changed_since: float | None = None

@@ -29,6 +29,11 @@ from .system.mountinfo import MountEntry
 
 log = logging.getLogger(__name__)
 
+# How long a tick's "nothing at this path" holds for a first attempt started
+# right after it: long enough for the pool to reach it, short enough that no
+# earlier mount of the agent's own can have completed meanwhile.
+_FREE_FRESH = 0.5
+
 
 class Operations:
     """Runs connect, disconnect and repair of targets and records their outcome in the table."""
@@ -59,6 +64,7 @@ class Operations:
         self._prober = prober
         self._rng = rng
         self._metrics = metrics
+        self._unrecorded: dict[str, StoredOwnership] = {}  # guarded by the table's lock
 
     def run(self, key: str, verb: str, operation: Callable[[], bool]) -> None:
         """Run one operation of the pool, then let the loop start the next one for that target."""
@@ -86,10 +92,17 @@ class Operations:
     def _connect_claimed(self, state: TargetState) -> bool:
         started = self._clock()
         connector = self._connectors[state.info.type]
+        confirmed = True
         try:
             # Read before every mount: one that timed out earlier may have
-            # completed since, and a second mount would stack on it.
-            mounts = self._read_mounts(state.path)
+            # completed since, and a second mount would stack on it. A first
+            # attempt right after the tick saw the path free trusts the tick,
+            # so hundreds of targets mounted at once do not each read a
+            # mount table hundreds of entries long.
+            if state.failures == 0 and self._clock() - state.seen_free_at < _FREE_FRESH:
+                mounts = {}
+            else:
+                mounts = self._read_mounts(state.path)
             if connector.present(state.info, state.path, mounts):
                 if state.just_claimed:
                     # Someone else mounted it since the tick looked: theirs.
@@ -112,9 +125,9 @@ class Operations:
                     self._store.own(self._claim(state))
                     with self._table:
                         state.owned = True
-                log.info("connecting %s target %s", state.info.type, state.path)
+                log.debug("connecting %s target %s", state.info.type, state.path)
                 try:
-                    self._connect_and_verify(state)
+                    confirmed = self._connect_and_verify(state)
                 except FoundExisting as found:
                     self._found_existing(state, found, owned_before=owned_before)
                 except StorconnError as exc:
@@ -123,6 +136,8 @@ class Operations:
         except (StorconnError, OSError) as exc:
             self.record_failure(state, exc, started)
             return False
+        if not confirmed:
+            return True
         with self._table as table:
             table.mark_connected_locked(state, now=self._clock(), probe_interval=self._config.probe_interval)
         log.info("connected %s target %s", state.info.type, state.path)
@@ -160,8 +175,11 @@ class Operations:
         with self._table:
             state.owned = False
 
-    def _connect_and_verify(self, state: TargetState) -> None:
-        """Connect, then insist the target is really there: a mount helper that exits 0 proves nothing."""
+    def _connect_and_verify(self, state: TargetState) -> bool:
+        """Connect, then insist the target is really there: a mount helper that exits 0 proves nothing.
+
+        Returns whether that is settled; False leaves it to the next tick.
+        """
         connector = self._connectors[state.info.type]
         try:
             connector.connect(state.info, state.path)
@@ -174,7 +192,13 @@ class Operations:
                 raise
             log.info("target %s: the mount completed after its timeout; keeping it", state.path)
             self._record_mount(state, mounts)
-            return
+            return True
+        if getattr(connector, "confirmed_by_tick", False):
+            # The next tick checks it against the mount table it reads anyway
+            # (confirm_mount_locked): one read for all, not one per mount.
+            with self._table:
+                state.unconfirmed_since = self._clock()
+            return False
         mounts = self._read_mounts(state.path)
         if not connector.present(state.info, state.path, mounts):
             top = mounts.get(state.path) if state.path is not None else None
@@ -184,18 +208,62 @@ class Operations:
                 code=ErrorCode.MOUNT_ERROR,
             )
         self._record_mount(state, mounts)
+        return True
 
     def _claim(self, state: TargetState, entry: MountEntry | None = None) -> StoredOwnership:
         return ownership_record(state, entry)
 
     def _record_mount(self, state: TargetState, mounts: dict[str, MountEntry]) -> None:
         """Write down which mount is the agent's own, so a release unmounts that one and no other."""
+        with self._table:
+            self.record_mount_locked(state, mounts)
+
+    def record_mount_locked(self, state: TargetState, mounts: dict[str, MountEntry]) -> None:
         entry = mounts.get(state.path) if state.path is not None else None
         if entry is None or entry.mount_id == state.mount_id:
             return  # not a mount (a link, a session), or already on record
-        self._store.own(self._claim(state, entry))
+        # Written by the next tick, with every other mount of this tick, in
+        # one commit (one fsync, not one per mount). Until then the record
+        # claims the path without a mount id, and a restart judges the
+        # mount there by type and source, as for records of older agents.
+        state.mount_id = entry.mount_id
+        self._unrecorded[state.key] = self._claim(state, entry)
+
+    def confirm_mount_locked(self, state: TargetState, mounts: dict[str, MountEntry], now: float) -> None:
+        """A tick's verdict on a mount whose command reported success: there (ours), or a failure.
+
+        The tick reads the whole mount table anyway; confirming there rather
+        than in each operation saves hundreds of reads of it when hundreds of
+        targets are mounted at once.
+        """
+        started, state.unconfirmed_since = state.unconfirmed_since, None
+        if self._connectors[state.info.type].present(state.info, state.path, mounts):
+            if state.owned:
+                self.record_mount_locked(state, mounts)
+            self._table.mark_connected_locked(state, now=now, probe_interval=self._config.probe_interval)
+            log.info("connected %s target %s", state.info.type, state.path)
+            return
+        top = mounts.get(state.path) if state.path is not None else None
+        found = "nothing" if top is None else f"a {top.fstype} mount of {top.source}"
+        failure = StorconnError(
+            f"{state.path}: the connect command reported success but the mount table shows {found} there",
+            code=ErrorCode.MOUNT_ERROR,
+        )
+        self.record_failure_locked(state, failure, now if started is None else started)
+
+    def flush_mount_records(self) -> None:
+        """Write the mount ids recorded since the last flush, in one commit. Never raises."""
         with self._table:
-            state.mount_id = entry.mount_id
+            records, self._unrecorded = list(self._unrecorded.values()), {}
+        if not records:
+            return
+        try:
+            self._store.own_many(records)
+        except StorconnError as exc:
+            log.error("cannot record the mounts of %d targets (retried): %s", len(records), exc)
+            with self._table:
+                for record in records:
+                    self._unrecorded.setdefault(record.target, record)
 
     # -- repair --------------------------------------------------------------
 
@@ -284,6 +352,8 @@ class Operations:
             if self._ours_on_top(state, mounts):
                 log.info("disconnecting %s target %s", state.info.type, state.path)
                 connector.disconnect(state.info, state.path)
+            with self._table:
+                self._unrecorded.pop(state.key, None)  # never written after the disown
             self._store.disown(state.key)
         except (StorconnError, OSError) as exc:
             exc = as_storconn_error(exc)
@@ -338,19 +408,22 @@ class Operations:
     # -- outcomes ------------------------------------------------------------
 
     def record_failure(self, state: TargetState, exc: StorconnError | OSError, started: float) -> None:
+        with self._table:
+            self.record_failure_locked(state, exc, started)
+
+    def record_failure_locked(self, state: TargetState, exc: StorconnError | OSError, started: float) -> None:
         exc = as_storconn_error(exc)
-        with self._table as table:
-            state.failures += 1
-            delay = self.backoff(state.failures)
-            if exc.code == ErrorCode.UNSUPPORTED:
-                # This host cannot do it (no kernel module): retrying every
-                # 1.5 s only burns CPU until an administrator loads the module.
-                delay = max(delay, self._config.unsupported_retry)
-            state.retry_at = self._clock() + delay
-            state.connected = False
-            state.last_failed_attempt = started
-            state.error = (int(exc.code), exc.message)
-            table.notify_locked()
+        state.failures += 1
+        delay = self.backoff(state.failures)
+        if exc.code == ErrorCode.UNSUPPORTED:
+            # This host cannot do it (no kernel module): retrying every
+            # 1.5 s only burns CPU until an administrator loads the module.
+            delay = max(delay, self._config.unsupported_retry)
+        state.retry_at = self._clock() + delay
+        state.connected = False
+        state.last_failed_attempt = started
+        state.error = (int(exc.code), exc.message)
+        self._table.notify_locked()
         log.warning(
             "%s target %s: %s (attempt %d, next in %.2f s)",
             state.info.type, state.path, exc.message, state.failures, delay,

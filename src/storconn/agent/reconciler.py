@@ -140,6 +140,7 @@ class Reconciler:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._operations.flush_mount_records()
 
     def wake(self, keys: set[str] | None = None) -> None:
         self._wake.set()
@@ -162,6 +163,8 @@ class Reconciler:
             # a handful of ticks, not two hundred.
             if self._prober.running() or self._in_flight:
                 return _PROBE_POLL
+            if any(state.unconfirmed_since is not None for state in self._states.values()):
+                return 0.0  # a mount to confirm: its client is waiting for connected
             return max(_PROBE_POLL, min(self._config.period, self._next_due - self._clock()))
 
     # -- reads for clients ---------------------------------------------
@@ -225,6 +228,7 @@ class Reconciler:
                 self._in_flight.update(key for key, _, _ in work.operations)
                 self._plan_next_tick_locked(desired, now)
             self._claim(work)
+            self._operations.flush_mount_records()
             for key, verb, operation in work.operations:
                 self._executor.submit(self._operations.run, key, verb, operation)
         except Exception:
@@ -262,7 +266,11 @@ class Reconciler:
             if key in self._in_flight:
                 continue
             connector = self._connectors[state.info.type]
+            if state.unconfirmed_since is not None:
+                self._operations.confirm_mount_locked(state, mounts, now)
             state.present = connector.present(state.info, state.path, mounts)
+            if not state.present and (state.path is None or state.path not in mounts):
+                state.seen_free_at = now
             if key in desired:
                 state.orphaned_since = None
                 self._follow_details_locked(state, desired[key], now)

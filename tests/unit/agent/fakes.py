@@ -47,6 +47,7 @@ class FakeConnector:
         self.fail_connect: StorconnError | None = None
         self.vanish = False  # connect "succeeds" and mounts nothing, as a helper that exits 0 may
         self.busy: set[str] = set()
+        self.confirmed_by_tick = False  # as MountConnector: the tick, not the operation, checks the mount
 
     def path(self, info: ConnectionInfo) -> str:
         return "/mnt/" + info.identity_key.replace("\x1f", ":").replace("/", "_")

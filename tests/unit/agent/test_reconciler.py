@@ -3,6 +3,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from storconn.agent.reconciler import Reconciler, ReconcilerConfig
 from storconn.agent.refs import Registry
 from storconn.agent.store import Store
@@ -209,8 +211,12 @@ def test_restart_adopts_owned_mounts_and_cleans_orphans(tmp_path: Path, kernel: 
     assert _view(rec, registry, "keep").connected
 
 
-def test_connect_that_mounts_nothing_is_a_failure_with_backoff(registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock) -> None:
+@pytest.mark.parametrize("by_tick", [False, True], ids=["checked-by-the-operation", "checked-by-the-tick"])
+def test_connect_that_mounts_nothing_is_a_failure_with_backoff(
+    registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock, by_tick: bool
+) -> None:
     connector.vanish = True  # the helper exits 0 and nothing is mounted
+    connector.confirmed_by_tick = by_tick  # mount connectors leave the check to the next tick
     registry.acquire({"a": TMP})
     for _ in range(100):  # 5 s of the loop's brisk polling
         reconciler.tick()
@@ -298,3 +304,16 @@ def test_listeners_hear_of_changes_outside_the_lock(registry: Registry, reconcil
     registry.acquire({"a": TMP})
     reconciler.tick()
     assert heard and all(heard)
+
+
+def test_a_mount_confirmed_by_the_tick_is_connected_and_recorded_as_the_agents_own(
+    registry: Registry, reconciler: Reconciler, connector: FakeConnector, kernel: FakeKernel, store: Store
+) -> None:
+    connector.confirmed_by_tick = True
+    registry.acquire({"a": TMP})
+    reconciler.tick()  # claims and mounts; the check waits for the next look at the table
+    reconciler.tick()
+    assert _view(reconciler, registry, "a").connected
+    reconciler.tick()  # writes the mount id with the tick's other records
+    (record,) = store.load_ownership()
+    assert record.mount_id is not None

@@ -35,9 +35,14 @@ class MountConnector:
     with EPERM instead of landing on the root file system.
     """
 
+    # Operations leave the check that a mount is really there to the next
+    # tick, which reads the whole mount table anyway (Operations.confirm_mount_locked).
+    confirmed_by_tick = True
+
     def __init__(self, mount_root: Path, timeouts: Timeouts) -> None:
         self._mount_root = mount_root
         self._timeouts = timeouts
+        self._expected_cache: dict[ConnectionInfo, tuple[str, frozenset[str]]] = {}
 
     def path(self, info: ConnectionInfo) -> str:
         return target_path(self._mount_root, info)
@@ -48,15 +53,25 @@ class MountConnector:
 
     def matches(self, info: ConnectionInfo, entry: MountEntry) -> bool:
         """Whether ``entry`` is this target: the expected file-system type and source, not merely the path."""
-        types = self.fstypes(info)
+        spec, types = self._expected(info)
         if types and entry.fstype not in types:
             return False
-        spec = self.mount_args(info)[0]
         return same_source(spec, entry.source)
 
     def fstypes(self, info: ConnectionInfo) -> frozenset[str]:
         """The types the mount table may show for this target; empty for "any"."""
-        return _shown_types(self.mount_args(info)[1])
+        return self._expected(info)[1]
+
+    def _expected(self, info: ConnectionInfo) -> tuple[str, frozenset[str]]:
+        """(spec, types) a mount of ``info`` shows; remembered, since every tick asks for every target."""
+        cache = self._expected_cache
+        found = cache.get(info)
+        if found is None:
+            spec, fstype, _ = self.mount_args(info)
+            if len(cache) > 10_000:
+                cache.clear()
+            found = cache[info] = (spec, _shown_types(fstype))
+        return found
 
     def mount_args(self, info: ConnectionInfo) -> tuple[str, str, list[str]]:
         """(spec, fstype, options) for mount(8)."""
@@ -138,13 +153,25 @@ def same_source(spec: str, shown: str) -> bool:
 def prepare_mount_point(path: str) -> None:
     """Create the mount point and seal it (immutable) while nothing is mounted on it."""
     os.makedirs(path, mode=0o755, exist_ok=True)
-    if mountinfo.read(path):
+    if _mounted_on(path):
         return  # the flag would land on what is mounted there, not on the directory
     try:
         fsflags.set_immutable(path, True)
     except OSError as exc:
         log.warning("cannot make mount point %s immutable (%s): while it is not mounted, "
                     "writes to it land on the local file system", path, exc.strerror)
+
+
+def _mounted_on(path: str) -> bool:
+    """Whether a file system is mounted on ``path``: its device differs from its parent's.
+
+    Two lstat calls instead of a read of a mount table hundreds of entries
+    long, for every connect. A dead mount (ENOTCONN, EIO) counts as mounted.
+    """
+    try:
+        return os.lstat(path).st_dev != os.lstat(os.path.dirname(path)).st_dev
+    except OSError:
+        return True
 
 
 def remove_mount_point(path: str) -> None:

@@ -76,17 +76,30 @@ def read(only: str | None = None, *, path: Path = MOUNTINFO) -> dict[str, MountE
     text = path.read_text()
     if only is None:
         return {entry.mountpoint: entry for entry in parse(text)}
-    if f" {_escape(only)} " not in text:
-        return {}
-    return {e.mountpoint: e for e in parse(text) if e.mountpoint == only}
+    return {e.mountpoint: e for e in parse(_lines_mentioning(text, only)) if e.mountpoint == only}
+
+
+def _lines_mentioning(text: str, mountpoint: str) -> str:
+    """The lines of ``text`` that mention ``mountpoint``, as a field.
+
+    Only those are parsed: with hundreds of mounts a full parse costs three
+    times the read itself, and every connect and disconnect checks its mount.
+    """
+    needle = f" {_escape(mountpoint)} "
+    lines: list[str] = []
+    found = text.find(needle)
+    while found != -1:
+        begin = text.rfind("\n", 0, found) + 1
+        end = text.find("\n", found)
+        end = len(text) if end == -1 else end
+        lines.append(text[begin:end])
+        found = text.find(needle, end)
+    return "\n".join(lines)
 
 
 def stack(mountpoint: str, *, path: Path = MOUNTINFO) -> list[MountEntry]:
     """Every entry mounted at ``mountpoint``, bottom first: the last one is what a path lookup sees."""
-    text = path.read_text()
-    if f" {_escape(mountpoint)} " not in text:
-        return []
-    return [e for e in parse(text) if e.mountpoint == mountpoint]
+    return [e for e in parse(_lines_mentioning(path.read_text(), mountpoint)) if e.mountpoint == mountpoint]
 
 
 def loop_backing_file(device: str) -> str | None:
