@@ -9,10 +9,10 @@ goes first rotating), so that a burst of noise from a neighbour lands on
 both kinds rather than on one:
 
 - **baseline**: ``statuses`` (all 1,000 references) called back to back over
-  HTTP for 3 s, nothing hung;
+  HTTP for 6 s, nothing hung;
 - **hung**: the sshd and its sessions SIGSTOPped (``SshServer.pause``: a hung
   server, not a dead one: TCP still accepts, nothing answers), and the same
-  calls back to back for 3 s, while the agent's probes of that target time
+  calls back to back for 6 s, while the agent's probes of that target time
   out and it tries to mount it again; then SIGCONT, and the next window
   starts once the reference is connected again.
 
@@ -40,7 +40,9 @@ NAME = "api_latency_hung"
 DESCRIPTION = "statuses of 1,000 references while their sshfs server is SIGSTOPped: p99 (100 ms), vs nothing hung"
 REFERENCES = 1_000
 DIRECTORIES = 4
-WINDOW = 3.0  # seconds of back-to-back calls in one window
+# Seconds of back-to-back calls in one window: long enough that a hung window
+# covers the probe timing out (≤ 4 s) and the agent's repair attempts after it.
+WINDOW = 6.0
 WINDOWS = 3  # of each kind, alternating
 LIMIT_MS = 100.0
 REF = "ssh"
