@@ -32,6 +32,7 @@ from .rpc_params import (
 )
 from .service import Agent
 from .waits import Waits
+from .write_batch import WriteBatcher
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class _Method:
     params: type[BaseModel]
     call: Callable[[Any], Any]  # blocking: runs in the thread pool
     wait: Callable[[Any], Awaitable[Any]] | None = None  # or this, awaited in the loop
+    write: Callable[[Any], Awaitable[Any]] | None = None  # or this: through the write batcher, in order
 
     @property
     def names(self) -> list[str]:
@@ -79,14 +81,20 @@ class _Method:
 POOL_SIZE = 32
 
 
-def _methods(agent: Agent, waits: Waits, pool: ThreadPoolExecutor) -> dict[str, _Method]:
+def _methods(agent: Agent, waits: Waits, pool: ThreadPoolExecutor, writer: WriteBatcher) -> dict[str, _Method]:
     async def wait(p: WaitParams) -> Any:
         await waits.wait(p.refIDs, p.timeout)
         return await asyncio.get_running_loop().run_in_executor(pool, agent.statuses, p.refIDs)
 
     return {
-        "ConnectionRefs.acquire": _Method(AcquireParams, lambda p: agent.acquire(p.conRefArgs)),
-        "ConnectionRefs.release": _Method(ReleaseParams, lambda p: agent.release(p.refIDs, p.prefixes)),
+        "ConnectionRefs.acquire": _Method(
+            AcquireParams, lambda p: agent.acquire(p.conRefArgs), write=lambda p: writer.acquire(p.conRefArgs)
+        ),
+        "ConnectionRefs.release": _Method(
+            ReleaseParams,
+            lambda p: agent.release(p.refIDs, p.prefixes),
+            write=lambda p: writer.release(p.refIDs, p.prefixes),
+        ),
         "ConnectionRefs.statuses": _Method(StatusesParams, lambda p: agent.statuses(p.refIDs)),
         "ConnectionRefs.wait": _Method(WaitParams, lambda p: None, wait),
         "StorageConnection.manage": _Method(ManageParams, lambda p: agent.manage(p.uri, p.connectionID)),
@@ -129,7 +137,7 @@ class Dispatcher:
 
     def __init__(self, agent: Agent, waits: Waits) -> None:
         self._pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="storconn-rpc")
-        self._methods = _methods(agent, waits, self._pool)
+        self._methods = _methods(agent, waits, self._pool, WriteBatcher(agent))
         self._metrics = agent.metrics
         self._metrics.known_methods(self._methods)
 
@@ -176,6 +184,8 @@ class Dispatcher:
         try:
             if method.wait is not None:
                 return await method.wait(params)
+            if method.write is not None:
+                return await method.write(params)
             return await asyncio.get_running_loop().run_in_executor(self._pool, method.call, params)
         except InvalidParameter as exc:
             raise RpcError(INVALID_PARAMS, exc.message, {"field": exc.field, "code": int(exc.code)}) from exc
