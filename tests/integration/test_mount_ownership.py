@@ -125,16 +125,22 @@ def test_foreign_mount_stacked_on_the_agents_stays_and_so_does_the_agents(agent:
     eventually(lambda: path not in mounts_under(mount_root), timeout=15)
 
 
-def test_ownership_from_an_earlier_boot_is_not_adopted(config: AgentConfig, restartable: list[Agent], mount_root: Path) -> None:
+def _as_after_a_reboot(config: AgentConfig, restartable: list[Agent]) -> str:
+    """An agent mounted "a" and stopped; its mount is gone and its record names another boot. The path."""
     agent = _start(config, restartable)
     agent.acquire({"a": _tmpfs()})
     path = _connected_path(agent, "a")
     _stop(agent, restartable)
-    # A reboot: the agent's mount is gone, the record says another boot, and
-    # someone else (fstab, an administrator) mounted the same thing there.
     subprocess.run(["umount", path], check=True, timeout=10)
     with sqlite3.connect(config.store_path) as db:
         db.execute("UPDATE owned SET boot_id = 'an-earlier-boot'")
+    return path
+
+
+def test_ownership_from_an_earlier_boot_is_not_adopted(config: AgentConfig, restartable: list[Agent], mount_root: Path) -> None:
+    # A reboot: the agent's mount is gone, the record says another boot, and
+    # someone else (fstab, an administrator) mounted the same thing there.
+    path = _as_after_a_reboot(config, restartable)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "scratch", path], check=True, timeout=10)
     try:
         agent = _start(config, restartable)
@@ -147,13 +153,7 @@ def test_ownership_from_an_earlier_boot_is_not_adopted(config: AgentConfig, rest
 
 
 def test_ownership_from_an_earlier_boot_is_connected_again(config: AgentConfig, restartable: list[Agent], mount_root: Path) -> None:
-    agent = _start(config, restartable)
-    agent.acquire({"a": _tmpfs()})
-    path = _connected_path(agent, "a")
-    _stop(agent, restartable)
-    subprocess.run(["umount", path], check=True, timeout=10)
-    with sqlite3.connect(config.store_path) as db:
-        db.execute("UPDATE owned SET boot_id = 'an-earlier-boot'")
+    path = _as_after_a_reboot(config, restartable)
     agent = _start(config, restartable)
     assert _connected_path(agent, "a") == path
     (entry,) = _stack(path)

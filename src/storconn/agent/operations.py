@@ -193,7 +193,7 @@ class Operations:
             log.info("target %s: the mount completed after its timeout; keeping it", state.path)
             self._record_mount(state, mounts)
             return True
-        if getattr(connector, "confirmed_by_tick", False):
+        if connector.confirmed_by_tick:
             # The next tick checks it against the mount table it reads anyway
             # (confirm_mount_locked): one read for all, not one per mount.
             with self._table:

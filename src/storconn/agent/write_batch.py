@@ -35,12 +35,13 @@ class _Call:
     prefixes: Sequence[object] = ()  # release
     future: asyncio.Future[dict[str, int]] | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    keys: set[str] = field(init=False)  # the answer keys this call owns
 
-    def keys(self) -> set[str]:
-        """The answer keys this call owns."""
+    def __post_init__(self) -> None:
         if self.kind == "acquire":
-            return set(self.entries)
-        return {entry_key(ref_id) for ref_id in self.ref_ids}
+            self.keys = set(self.entries)
+        else:
+            self.keys = {entry_key(ref_id) for ref_id in self.ref_ids}
 
     def mergeable(self) -> bool:
         return not self.prefixes
@@ -99,7 +100,7 @@ class WriteBatcher:
             if len(group) == 1:
                 _settle(call, result=answers)
             else:
-                _settle(call, result={key: answers[key] for key in call.keys() if key in answers})
+                _settle(call, result={key: answers[key] for key in call.keys if key in answers})
 
 
 def _groups(calls: list[_Call]) -> list[list[_Call]]:
@@ -107,7 +108,7 @@ def _groups(calls: list[_Call]) -> list[list[_Call]]:
     groups: list[list[_Call]] = []
     seen: set[str] = set()
     for call in calls:
-        keys = call.keys()
+        keys = call.keys
         current = groups[-1] if groups else None
         if (
             current is not None

@@ -1013,53 +1013,28 @@ def test_repair_logs_out_and_in_again(
 
 
 def test_two_references_share_one_session_and_the_last_release_logs_out(
-    tmp_path: Path, sysfs: FakeSysfs, adm: FakeIscsiadm, monkeypatch: pytest.MonkeyPatch
+    rig: Rig, sysfs: FakeSysfs, adm: FakeIscsiadm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storconn.agent.reconciler import Reconciler, ReconcilerConfig
-    from storconn.agent.refs import Registry
-    from storconn.agent.store import Store
-
-    from .fakes import FakeClock, InlineExecutor
-
-    def session_up() -> None:
-        sysfs.session(1)
-
-    adm.on_login = session_up
+    adm.on_login = lambda: sysfs.session(1) and None
 
     def logout_session(sid: int, *, timeout: float) -> None:
         adm.calls.append(("logout", sid))
         shutil.rmtree(sysfs.root / "class" / "iscsi_session" / f"session{sid}")
 
     monkeypatch.setattr(iscsiadm, "logout_session", logout_session)
-    store = Store(tmp_path / "refs.sqlite")
-    registry = Registry(store)
-    clock = FakeClock()
-    connector = IscsiConnector(Timeouts(), sysfs_root=sysfs.root, proc_root=sysfs.proc)
-    reconciler = Reconciler(
-        registry,
-        store,
-        {"iscsi": connector},
-        config=ReconcilerConfig(grace=2.0),
-        clock=clock,
-        executor=InlineExecutor(),
-        read_mounts=_no_mounts,
-    )
-    try:
-        info = _info().to_wire(secrets=True)
-        assert registry.acquire({"a": info, "b": info}) == {"a": 0, "b": 0}
-        reconciler.tick()
-        assert adm.verbs().count("login") == 1
-        registry.release(["a"])
-        clock.advance(3)
-        reconciler.tick()
-        assert "logout" not in adm.verbs()
-        registry.release(["b"])
-        reconciler.tick()
-        clock.advance(3)
-        reconciler.tick()
-        assert adm.verbs().count("logout") == 1
-    finally:
-        store.close()
+    info = _info().to_wire(secrets=True)
+    assert rig.registry.acquire({"a": info, "b": info}) == {"a": 0, "b": 0}
+    rig.reconciler.tick()
+    assert adm.verbs().count("login") == 1
+    rig.registry.release(["a"])
+    rig.clock.advance(3)
+    rig.reconciler.tick()
+    assert "logout" not in adm.verbs()
+    rig.registry.release(["b"])
+    rig.reconciler.tick()
+    rig.clock.advance(3)
+    rig.reconciler.tick()
+    assert adm.verbs().count("logout") == 1
 
 
 # Defect 6 end to end: the reconciler drops the ownership it claimed for an

@@ -18,6 +18,8 @@ __all__ = ["Connector", "Timeouts", "mount_name", "build_connectors", "FcpConnec
 class FcpConnector:
     """Fibre Channel needs no connect step: the HBA logs in by itself, as in VDSM."""
 
+    confirmed_by_tick = False  # no mount table to read: the operation checks at once
+
     def path(self, info: ConnectionInfo) -> str | None:
         return None
 

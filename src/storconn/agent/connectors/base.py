@@ -45,6 +45,10 @@ class Timeouts:
 class Connector(Protocol):
     """How to connect one storage type. Every method is idempotent."""
 
+    confirmed_by_tick: bool
+    """True: after ``connect`` returns, the reconciler's next tick checks ``present()`` against the
+    mount table it reads anyway (one read for hundreds of mounts). False: the operation checks at once."""
+
     def path(self, info: ConnectionInfo) -> str | None:
         """Where the target appears on this host (mount point, link), or None if nowhere."""
 

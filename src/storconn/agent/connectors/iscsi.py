@@ -53,6 +53,8 @@ class IscsiConnector:
     ones time out in iscsiadm while iscsid is still working on them.
     """
 
+    confirmed_by_tick = False  # no mount table to read: the operation checks at once
+
     def __init__(
         self,
         timeouts: Timeouts,

@@ -28,6 +28,8 @@ class LocalfsConnector:
     hung mount underneath it does.
     """
 
+    confirmed_by_tick = False  # no mount table to read: the operation checks at once
+
     def __init__(
         self, mount_root: Path, *, user: tuple[int, int] | None = None, timeout: float = Timeouts().stat
     ) -> None:
