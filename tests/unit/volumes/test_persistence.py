@@ -1,0 +1,814 @@
+"""The persistence plugins (storconn.volumes.persistence): one contract, every plugin.
+
+``PersistenceContract`` is the behaviour every plugin owes; it runs here on
+``memory``, ``memory_db`` and a SQLite file, and on a real PostgreSQL in
+``tests/integration/volumes/test_persistence_postgres.py``. The helpers
+``run_counter`` and ``run_locked_counter`` start real processes on one
+database; the PostgreSQL module reuses them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+from storconn.connection import ErrorCode, InvalidParameter
+from storconn.volumes.errors import ConcurrentUpdate, VolumeError
+from storconn.volumes.persistence import (
+    DbPersistence,
+    MemoryPersistence,
+    Persistence,
+    make_persistence,
+)
+from storconn.volumes.records import ConnectionRecord, KeyValue, SnapshotRecord, VolumeRecord
+from storconn.volumes.secrets import SecretBox, SecretError
+from tests.peers.agent import free_port
+
+SECRET = "Zq8-not-in-the-db-7xW"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# fork: a spawned child would import everything again, seconds on a loaded 2-CPU
+# machine. Safe here: the children only use objects they make themselves.
+PROCESSES = multiprocessing.get_context("fork")
+
+
+def volume(**fields: Any) -> VolumeRecord:
+    return VolumeRecord(**{"backend": "gl1", "size": 1, **fields})
+
+
+def connection(volume_id: str, **fields: Any) -> ConnectionRecord:
+    defaults: dict[str, Any] = {
+        "backend": "gl1",
+        "volume_id": volume_id,
+        "connector_info": {"host": "node1", "initiator": "iqn.2026-01.test:node1"},
+    }
+    return ConnectionRecord(**{**defaults, **fields})
+
+
+def chap_conn_info() -> dict[str, Any]:
+    return {
+        "driver_volume_type": "iscsi",
+        "data": {
+            "target_iqn": "iqn.2026-01.test:t",
+            "target_portal": "127.0.0.1:3260",
+            "target_lun": 1,
+            "auth_method": "CHAP",
+            "auth_username": "user1",
+            "auth_password": SECRET,
+        },
+    }
+
+
+def share_conn_info() -> dict[str, Any]:
+    return {
+        "driver_volume_type": "glusterfs",
+        "data": {
+            "export": "gl1:/vol0",
+            "name": "volume-x",
+            "share": {"type": "sshfs", "credentials": {"params": {"password": SECRET}}},
+        },
+    }
+
+
+class PersistenceContract:
+    """What every plugin does. Subclasses provide ``config``: a persistence_config."""
+
+    durable = False
+
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, config: dict[str, Any]) -> Iterator[Persistence]:
+        persistence = make_persistence(config)
+        yield persistence
+        persistence.close()
+
+    # -- volumes ---------------------------------------------------------
+
+    def test_a_new_volume_is_stored_at_version_1_and_reads_back_equal(
+        self, store: Persistence
+    ) -> None:
+        record = volume(name="v1", extra={"exported": True, "tid": 3, "luns": [1, 2]})
+        assert record.version == 0
+        store.set_volume(record)
+        assert record.version == 1
+        assert store.get_volumes(volume_id=record.id) == [record]
+
+    def test_volume_filters_combine_and_list_oldest_first(self, store: Persistence) -> None:
+        late = volume(name="a", backend="gl1", created_at=T0 + timedelta(seconds=2))
+        early = volume(name="a", backend="gl2", created_at=T0)
+        middle = volume(name="b", backend="gl1", created_at=T0 + timedelta(seconds=1))
+        for record in (late, early, middle):
+            store.set_volume(record)
+        assert [v.id for v in store.get_volumes()] == [early.id, middle.id, late.id]
+        assert [v.id for v in store.get_volumes(volume_name="a")] == [early.id, late.id]
+        assert [v.id for v in store.get_volumes(backend_name="gl1")] == [middle.id, late.id]
+        assert [v.id for v in store.get_volumes(volume_name="a", backend_name="gl1")] == [late.id]
+        assert store.get_volumes(volume_id=early.id, backend_name="gl1") == []
+        assert store.get_volumes(volume_id="no-such-volume") == []
+
+    def test_created_at_keeps_its_instant_and_reads_back_in_utc(self, store: Persistence) -> None:
+        plus_two = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).astimezone(timezone(timedelta(hours=2)))
+        record = volume(created_at=plus_two)
+        store.set_volume(record)
+        (read,) = store.get_volumes(volume_id=record.id)
+        assert read.created_at == plus_two
+        assert read.created_at.utcoffset() == timedelta(0)
+
+    def test_getters_return_copies_and_setters_store_copies(self, store: Persistence) -> None:
+        record = volume(extra={"luns": [1]})
+        store.set_volume(record)
+        record.extra["luns"].append(2)
+        record.name = "changed after set"
+        (first,) = store.get_volumes(volume_id=record.id)
+        first.extra["luns"].append(3)
+        (second,) = store.get_volumes(volume_id=record.id)
+        assert second.extra == {"luns": [1]}
+        assert second.name == ""
+        assert first is not second
+
+    def test_an_update_with_the_read_version_succeeds_and_bumps_it(
+        self, store: Persistence
+    ) -> None:
+        record = volume()
+        store.set_volume(record)
+        (read,) = store.get_volumes(volume_id=record.id)
+        read.status = "available"
+        store.set_volume(read)
+        assert read.version == 2
+        (again,) = store.get_volumes(volume_id=record.id)
+        assert (again.status, again.version) == ("available", 2)
+
+    def test_a_stale_version_is_a_concurrent_update_and_changes_nothing(
+        self, store: Persistence
+    ) -> None:
+        record = volume()
+        store.set_volume(record)
+        (first,) = store.get_volumes(volume_id=record.id)
+        (second,) = store.get_volumes(volume_id=record.id)
+        first.status = "available"
+        store.set_volume(first)
+        second.status = "error"
+        with pytest.raises(ConcurrentUpdate, match=r"version 2, not 1") as caught:
+            store.set_volume(second)
+        assert caught.value.code == ErrorCode.CONFLICT
+        assert second.version == 1
+        (stored,) = store.get_volumes(volume_id=record.id)
+        assert (stored.status, stored.version) == ("available", 2)
+
+    def test_inserting_an_existing_id_is_a_concurrent_update(self, store: Persistence) -> None:
+        record = volume(name="first")
+        store.set_volume(record)
+        twin = volume(id=record.id, name="second")
+        with pytest.raises(ConcurrentUpdate, match="already exists"):
+            store.set_volume(twin)
+        assert twin.version == 0
+        assert [v.name for v in store.get_volumes(volume_id=record.id)] == ["first"]
+
+    def test_updating_a_deleted_volume_is_a_concurrent_update(self, store: Persistence) -> None:
+        record = volume()
+        store.set_volume(record)
+        store.delete_volume(record)
+        record.status = "available"
+        with pytest.raises(ConcurrentUpdate, match="deleted"):
+            store.set_volume(record)
+        assert store.get_volumes() == []
+
+    def test_delete_is_idempotent(self, store: Persistence) -> None:
+        kept, gone = volume(), volume()
+        store.set_volume(kept)
+        store.set_volume(gone)
+        store.delete_volume(gone)
+        store.delete_volume(gone)
+        store.delete_volume(volume())  # never stored
+        assert [v.id for v in store.get_volumes()] == [kept.id]
+
+    # -- snapshots and connections ----------------------------------------
+
+    def test_snapshots_filter_by_id_name_and_volume(self, store: Persistence) -> None:
+        one = SnapshotRecord(
+            backend="gl1", volume_id="vol-a", volume_size=1, name="s", created_at=T0
+        )
+        two = SnapshotRecord(
+            backend="gl1",
+            volume_id="vol-b",
+            volume_size=2,
+            name="s",
+            created_at=T0 + timedelta(seconds=1),
+        )
+        store.set_snapshot(one)
+        store.set_snapshot(two)
+        assert store.get_snapshots() == [one, two]
+        assert store.get_snapshots(volume_id="vol-b") == [two]
+        assert store.get_snapshots(snapshot_name="s", volume_id="vol-a") == [one]
+        assert store.get_snapshots(snapshot_id=two.id) == [two]
+        stale = store.get_snapshots(snapshot_id=one.id)[0]
+        one.status = "available"
+        store.set_snapshot(one)
+        with pytest.raises(ConcurrentUpdate):
+            store.set_snapshot(stale)
+        store.delete_snapshot(one)
+        store.delete_snapshot(one)
+        assert store.get_snapshots() == [two]
+
+    def test_connections_round_trip_their_secrets_and_filter(self, store: Persistence) -> None:
+        chap = connection("vol-a", conn_info=chap_conn_info(), created_at=T0)
+        share = connection(
+            "vol-b",
+            conn_info=share_conn_info(),
+            device={"type": "block", "path": "/dev/loop7"},
+            attached_host="node1",
+            attach_mode="ro",
+            created_at=T0 + timedelta(seconds=1),
+        )
+        store.set_connection(chap)
+        store.set_connection(share)
+        assert store.get_connections() == [chap, share]
+        (read,) = store.get_connections(volume_id="vol-a")
+        assert read.conn_info["data"]["auth_password"] == SECRET
+        assert store.get_connections(connection_id=share.id)[0].device == {
+            "type": "block",
+            "path": "/dev/loop7",
+        }
+        assert store.get_connections(connection_id=share.id, volume_id="vol-a") == []
+        read.status = "connected"
+        store.set_connection(read)
+        with pytest.raises(ConcurrentUpdate):
+            store.set_connection(chap)  # still at version 1
+        store.delete_connection(read)
+        store.delete_connection(read)
+        assert store.get_connections() == [share]
+
+    def test_provider_auth_and_secrets_in_extra_read_back_in_clear(
+        self, store: Persistence
+    ) -> None:
+        record = volume(
+            provider_auth=f"CHAP user1 {SECRET}",
+            extra={"chap": {"password": SECRET, "username": "user1"}, "none": {"password": None}},
+        )
+        store.set_volume(record)
+        assert store.get_volumes(volume_id=record.id) == [record]
+
+    # -- key-values (the seed's usage) -------------------------------------
+
+    def test_key_values_as_the_seed_uses_them(self, store: Persistence) -> None:
+        node_id = "node1.example"
+        assert store.get_key_values(node_id) == []
+        store.set_key_value(KeyValue(node_id, '{"initiator": "iqn.2026-01.test:node1"}'))
+        kv = store.get_key_values(node_id)
+        assert isinstance(kv, list) and len(kv) == 1
+        assert kv[0].value == '{"initiator": "iqn.2026-01.test:node1"}'
+        assert kv[0].key == node_id
+
+    def test_key_values_last_writer_wins_and_list_by_key(self, store: Persistence) -> None:
+        first = KeyValue("b", "1")
+        store.set_key_value(first)
+        store.set_key_value(KeyValue("a", None))
+        store.set_key_value(KeyValue("b", "2"))  # version 0 again: still replaces
+        first.value = "3"
+        store.set_key_value(first)  # stale version: still replaces
+        assert first.version == 3
+        assert [(kv.key, kv.value) for kv in store.get_key_values()] == [("a", None), ("b", "3")]
+        store.delete_key_value(KeyValue("b"))
+        store.delete_key_value(KeyValue("b"))
+        assert [kv.key for kv in store.get_key_values()] == ["a"]
+
+    def test_a_key_value_holding_a_secret_reads_back_in_clear(self, store: Persistence) -> None:
+        text = '{"credentials": {"password": "%s"}}' % SECRET
+        store.set_key_value(KeyValue("node2", text))
+        assert store.get_key_values("node2")[0].value == text
+
+    # -- bad input -----------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"id": "../etc"}, "volume.id"),
+            ({"id": ""}, "volume.id"),
+            ({"size": -1}, "volume.size"),
+            ({"size": True}, "volume.size"),
+            ({"name": "x" * 256}, "volume.name"),
+            ({"status": "bad\x00status"}, "volume.status"),
+            ({"extra": {"when": datetime(2026, 1, 1)}}, "volume.extra.when"),
+            ({"extra": {1: "int key"}}, "volume.extra"),
+            ({"extra": {"nan": float("nan")}}, "volume.extra.nan"),
+            ({"extra": ["not", "a", "dict"]}, "volume.extra"),
+            ({"created_at": datetime(2026, 1, 1)}, "volume.created_at"),
+            ({"source_volid": "a/b"}, "volume.source_volid"),
+            ({"version": -1}, "volume.version"),
+        ],
+    )
+    def test_a_bad_volume_is_refused_naming_the_field_and_nothing_changes(
+        self, store: Persistence, change: dict[str, Any], field: str
+    ) -> None:
+        stored = volume(name="kept")
+        store.set_volume(stored)
+        bad = volume(**change)
+        with pytest.raises(InvalidParameter) as caught:
+            store.set_volume(bad)
+        assert caught.value.field == field
+        updated = store.get_volumes(volume_id=stored.id)[0]
+        for name, value in change.items():
+            setattr(updated, name, value)
+        updated.description = "changed"
+        with pytest.raises(InvalidParameter):
+            store.set_volume(updated)
+        assert store.get_volumes() == [stored]
+
+    def test_a_bad_connection_is_refused_naming_the_field(self, store: Persistence) -> None:
+        cases = [
+            (connection("vol-a", attach_mode="rx"), "connection.attach_mode"),
+            (connection("vol-a", conn_info={"data": {"x": {1, 2}}}), "connection.conn_info.data.x"),
+            (connection("vol-a", device="/dev/sda"), "connection.device"),
+            (connection("bad id"), "connection.volume_id"),
+        ]
+        for record, field in cases:
+            with pytest.raises(InvalidParameter) as caught:
+                store.set_connection(record)
+            assert caught.value.field == field
+            assert SECRET not in str(caught.value)
+        assert store.get_connections() == []
+
+    def test_wrong_types_are_refused_naming_the_argument(self, store: Persistence) -> None:
+        with pytest.raises(InvalidParameter) as caught:
+            store.set_volume(connection("vol-a"))  # type: ignore[arg-type]
+        assert caught.value.field == "volume"
+        with pytest.raises(InvalidParameter) as caught:
+            store.get_volumes(volume_id=7)  # type: ignore[arg-type]
+        assert caught.value.field == "volume_id"
+        with pytest.raises(InvalidParameter) as caught:
+            store.set_key_value(KeyValue(""))
+        assert caught.value.field == "key_value.key"
+        with pytest.raises(InvalidParameter) as caught:
+            store.delete_volume(KeyValue("k"))  # type: ignore[arg-type]
+        assert caught.value.field == "volume"
+        assert store.get_volumes() == [] and store.get_key_values() == []
+
+    # -- locks and closing --------------------------------------------------
+
+    def test_lock_excludes_other_threads_of_one_name_only(self, store: Persistence) -> None:
+        inside: list[str] = []
+        overlaps: list[str] = []
+        guard = threading.Lock()
+
+        def work(name: str) -> None:
+            for _ in range(20):
+                with store.lock(name):
+                    with guard:
+                        if name in inside:
+                            overlaps.append(name)
+                        inside.append(name)
+                    time.sleep(0.0005)
+                    with guard:
+                        inside.remove(name)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in ("a", "a", "a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert overlaps == []
+
+    def test_another_name_is_not_blocked_by_a_held_lock(self, store: Persistence) -> None:
+        with store.lock("volume-1"):
+            entered = threading.Event()
+
+            def other() -> None:
+                with store.lock("volume-2"):
+                    entered.set()
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            assert entered.wait(5)
+            thread.join(5)
+
+    def test_a_held_lock_makes_another_thread_wait(self, store: Persistence) -> None:
+        entered = threading.Event()
+
+        def other() -> None:
+            with store.lock("volume-1"):
+                entered.set()
+
+        with store.lock("volume-1"):
+            thread = threading.Thread(target=other)
+            thread.start()
+            assert not entered.wait(0.3)
+        assert entered.wait(5)
+        thread.join(5)
+
+    def test_writes_inside_a_lock_are_visible_at_once(self, store: Persistence) -> None:
+        record = volume()
+        with store.lock(record.id):
+            store.set_volume(record)
+            assert store.get_volumes(volume_id=record.id) == [record]
+
+    def test_a_bad_lock_name_is_refused(self, store: Persistence) -> None:
+        with pytest.raises(InvalidParameter) as caught:
+            with store.lock(""):
+                pass
+        assert caught.value.field == "lock.name"
+
+    def test_a_closed_persistence_refuses_use(self, config: dict[str, Any]) -> None:
+        persistence = make_persistence(config)
+        persistence.close()
+        with pytest.raises(VolumeError, match="closed"):
+            persistence.get_volumes()
+        with pytest.raises(VolumeError, match="closed"):
+            persistence.set_volume(volume())
+
+
+class TestMemory(PersistenceContract):
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"storage": "memory"}
+
+
+class TestMemoryDb(PersistenceContract):
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"storage": "memory_db"}
+
+
+class TestSqliteFile(PersistenceContract):
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"storage": "db", "connection": f"sqlite:///{tmp_path}/vol/volumes.db"}
+
+
+# -- the db plugin on a SQLite file ------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "volumes.db"
+
+
+def test_records_survive_a_reopen(db_path: Path) -> None:
+    first = DbPersistence(f"sqlite:///{db_path}")
+    record = volume(provider_auth=SECRET)
+    first.set_volume(record)
+    first.set_key_value(KeyValue("node1", "{}"))
+    first.close()
+    second = DbPersistence(f"sqlite:///{db_path}")
+    try:
+        assert second.get_volumes() == [record]
+        assert second.get_key_values("node1")[0].value == "{}"
+    finally:
+        second.close()
+
+
+def test_no_secret_is_in_the_database_files(db_path: Path) -> None:
+    store = DbPersistence(f"sqlite:///{db_path}")
+    try:
+        vol = volume(provider_auth=f"CHAP user1 {SECRET}", extra={"auth_password": SECRET})
+        store.set_volume(vol)
+        store.set_connection(connection(vol.id, conn_info=chap_conn_info()))
+        store.set_connection(
+            connection(vol.id, conn_info=share_conn_info(), device={"password": SECRET})
+        )
+        store.set_key_value(KeyValue("node1", '{"password": "%s"}' % SECRET))
+        # Read while the WAL still holds the rows, then after a checkpoint.
+        files = sorted(db_path.parent.glob("volumes.db*"))
+        assert db_path in files
+        for path in files:
+            assert SECRET.encode() not in path.read_bytes(), path.name
+        assert store.get_connections()[0].conn_info["data"]["auth_password"] == SECRET
+    finally:
+        store.close()
+    assert SECRET.encode() not in db_path.read_bytes()
+    for path in db_path.parent.iterdir():
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path.name
+
+
+def test_database_key_and_lock_files_are_private(db_path: Path) -> None:
+    os.umask(0o022)
+    DbPersistence(f"sqlite:///{db_path}").close()
+    key = db_path.with_name("volumes.db.key")
+    for path in (db_path, key, db_path.with_name("volumes.db.locks")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
+
+
+def test_the_key_file_can_be_named_and_comes_from_the_environment(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = tmp_path / "keys" / "named.key"
+    store = DbPersistence(f"sqlite:///{db_path}", key_file=named)
+    assert store.key_file == named and named.exists()
+    store.close()
+    from_env = tmp_path / "env.key"
+    monkeypatch.setenv("STORCONN_VOLUMES_KEY_FILE", str(from_env))
+    other = DbPersistence(f"sqlite:///{tmp_path}/other.db")
+    assert other.key_file == from_env
+    other.close()
+    assert not (tmp_path / "other.db.key").exists()
+
+
+def test_a_wrong_key_file_fails_on_open_naming_it(tmp_path: Path, db_path: Path) -> None:
+    store = DbPersistence(f"sqlite:///{db_path}")
+    store.set_volume(volume(provider_auth=SECRET))
+    store.close()
+    wrong = tmp_path / "wrong.key"
+    with pytest.raises(SecretError) as caught:
+        DbPersistence(f"sqlite:///{db_path}", key_file=wrong)
+    assert str(wrong) in str(caught.value)
+    assert "another key file" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_a_secret_written_with_another_key_fails_clearly_when_read(db_path: Path) -> None:
+    store = DbPersistence(f"sqlite:///{db_path}")
+    record = volume(provider_auth=SECRET)
+    store.set_volume(record)
+    # As if the row came from a controller with another key file.
+    store._box = SecretBox.ephemeral()  # noqa: SLF001 - the only way to get two keys into one db
+    with pytest.raises(SecretError, match=f"provider_auth of volume {record.id}"):
+        store.get_volumes()
+    store.close()
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "loose.key"
+    SecretBox(key)
+    key.chmod(0o644)
+    with pytest.raises(SecretError, match="chmod 600"):
+        SecretBox(key)
+    key.chmod(0o600)
+    key.write_text("not a key\n")
+    with pytest.raises(SecretError, match="does not hold a key"):
+        SecretBox(key)
+
+
+def _make_box(path: str, queue: Any) -> None:
+    queue.put(SecretBox(Path(path)).encrypt("made by a racer"))
+
+
+def test_processes_creating_the_key_file_at_once_agree_on_one_key(tmp_path: Path) -> None:
+    key = tmp_path / "race" / "volumes.key"
+    queue = PROCESSES.Queue()
+    racers = [PROCESSES.Process(target=_make_box, args=(str(key), queue)) for _ in range(6)]
+    for racer in racers:
+        racer.start()
+    tokens = [queue.get(timeout=60) for _ in racers]
+    for racer in racers:
+        racer.join(30)
+    box = SecretBox(key)
+    assert [box.decrypt(t, what="a token") for t in tokens] == ["made by a racer"] * 6
+    assert [p.name for p in key.parent.iterdir()] == ["volumes.key"]  # no temporary left
+
+
+def test_two_persistences_in_one_process_exclude_each_other(db_path: Path) -> None:
+    url = f"sqlite:///{db_path}"
+    first, second = DbPersistence(url), DbPersistence(url)
+    entered = threading.Event()
+
+    def other() -> None:
+        with second.lock("volume-1"):
+            entered.set()
+
+    try:
+        with first.lock("volume-1"):
+            thread = threading.Thread(target=other)
+            thread.start()
+            assert not entered.wait(0.3)
+        assert entered.wait(5)
+        thread.join(5)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_migration_creates_exactly_the_tables_of_the_schema(db_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storconn.volumes.persistence.db_schema import VERSION_TABLE, metadata
+
+    DbPersistence(f"sqlite:///{db_path}").close()
+    engine = create_engine(f"sqlite:///{db_path}")
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, metadata) == []
+            assert context.get_current_revision() == "v0001"
+    finally:
+        engine.dispose()
+
+
+def test_a_corrupt_database_is_a_volume_error_without_sql(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not a database" * 400)
+    with pytest.raises(VolumeError) as caught:
+        DbPersistence(f"sqlite:///{db_path}")
+    message = str(caught.value)
+    assert "DatabaseError" in message
+    assert "SELECT" not in message and "INSERT" not in message
+
+
+def test_an_unreachable_postgresql_is_a_volume_error_without_the_password() -> None:
+    url = f"postgresql://someone:{SECRET}@127.0.0.1:{free_port()}/volumes"
+    with pytest.raises(VolumeError) as caught:
+        DbPersistence(url)
+    assert SECRET not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+# -- make_persistence ----------------------------------------------------------
+
+
+def test_make_persistence_reads_cinderlibs_config(tmp_path: Path) -> None:
+    assert isinstance(make_persistence({"storage": "memory"}), MemoryPersistence)
+    assert isinstance(make_persistence("memory"), MemoryPersistence)
+    assert isinstance(make_persistence(None), MemoryPersistence)
+    memory_db = make_persistence({"storage": "memory_db"})
+    assert isinstance(memory_db, DbPersistence) and memory_db.key_file is None
+    memory_db.close()
+    named = {
+        "storage": "db",
+        "connection": f"sqlite:///{tmp_path}/a.db",
+        "key_file": str(tmp_path / "k"),
+    }
+    for config in (named, f"sqlite:///{tmp_path}/b.db"):
+        store = make_persistence(config)
+        assert isinstance(store, DbPersistence)
+        store.close()
+    assert (tmp_path / "k").exists() and (tmp_path / "a.db").exists()
+    assert (tmp_path / "b.db.key").exists() and not (tmp_path / "a.db.key").exists()
+
+
+def test_make_persistence_takes_a_plugin_object() -> None:
+    mine = MemoryPersistence()
+    assert make_persistence({"storage": mine}) is mine
+    assert make_persistence(mine) is mine
+
+
+def test_make_persistence_defaults_db_to_the_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("STORCONN_VOLUMES_KEY_FILE", raising=False)
+    store = make_persistence({"storage": "db"})
+    store.close()
+    assert (tmp_path / "state" / "storconn" / "volumes.db").exists()
+    assert (tmp_path / "state" / "storconn" / "volumes.db.key").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"storage": "tooz"}, "persistence_config.storage"),
+        ("nonsense", "persistence_config.storage"),
+        ({"storage": object()}, "persistence_config.storage"),
+        ({"storage": "memory", "connection": "sqlite://"}, "persistence_config.connection"),
+        ({"storage": "db", "connection": 5}, "persistence_config.connection"),
+        ({"storage": "db", "connection": "mysql://u@h/db"}, "persistence_config.connection"),
+        ({"storage": "db", "connection": f"not a url {SECRET}"}, "persistence_config.connection"),
+        ({"storage": "db", "key_file": 7}, "persistence_config.key_file"),
+        (42, "persistence_config"),
+    ],
+)
+def test_make_persistence_refuses_bad_config_naming_the_key(config: Any, field: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        make_persistence(config)
+    assert caught.value.field == field
+    assert SECRET not in str(caught.value)
+
+
+# -- several processes on one database --------------------------------------
+
+
+def _count_up(url: str, key_file: str, volume_id: str, times: int, start: Any, queue: Any) -> None:
+    """A controller: open the database at the same moment as the others, then count up."""
+    start.wait(30)
+    store = DbPersistence(url, key_file=key_file)
+    try:
+        try:
+            store.set_volume(volume(id=volume_id, extra={"count": 0}))
+        except ConcurrentUpdate:
+            pass  # another controller created it first
+        conflicts = 0
+        for _ in range(times):
+            while True:
+                (record,) = store.get_volumes(volume_id=volume_id)
+                record.extra["count"] += 1
+                try:
+                    store.set_volume(record)
+                    break
+                except ConcurrentUpdate:
+                    conflicts += 1
+        queue.put(conflicts)
+    except BaseException as exc:
+        queue.put(repr(exc))
+        raise
+    finally:
+        store.close()
+
+
+def run_counter(url: str, key_file: Path, *, processes: int, times: int) -> int:
+    """``processes`` controllers each add 1 ``times`` times; returns the conflicts they met."""
+    volume_id = f"counter-{uuid.uuid4().hex[:8]}"
+    start = PROCESSES.Barrier(processes)
+    queue = PROCESSES.Queue()
+    workers = [
+        PROCESSES.Process(
+            target=_count_up, args=(url, str(key_file), volume_id, times, start, queue)
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert all(isinstance(r, int) for r in results), results
+    store = DbPersistence(url, key_file=key_file)
+    try:
+        (record,) = store.get_volumes(volume_id=volume_id)
+    finally:
+        store.close()
+    assert record.extra["count"] == processes * times
+    assert record.version == processes * times + 1
+    return sum(results)  # type: ignore[arg-type]
+
+
+def _locked_count(
+    url: str, key_file: str, counter: str, times: int, start: Any, queue: Any
+) -> None:
+    """Read-modify-write of a plain file, safe only if ``lock`` excludes the other processes."""
+    store = DbPersistence(url, key_file=key_file)
+    overlaps = 0
+    try:
+        start.wait(30)
+        for _ in range(times):
+            with store.lock("the-counter"):
+                try:
+                    marker = os.open(counter + ".inside", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    os.close(marker)
+                except FileExistsError:
+                    overlaps += 1
+                value = int(Path(counter).read_text())
+                time.sleep(0.0005)
+                Path(counter).write_text(str(value + 1))
+                try:
+                    os.unlink(counter + ".inside")
+                except FileNotFoundError:
+                    overlaps += 1
+        queue.put(overlaps)
+    except BaseException as exc:
+        queue.put(repr(exc))
+        raise
+    finally:
+        store.close()
+
+
+def run_locked_counter(
+    url: str, key_file: Path, counter: Path, *, processes: int, times: int
+) -> None:
+    """``lock()`` is mutual exclusion across processes: no overlap, no lost increment."""
+    DbPersistence(url, key_file=key_file).close()  # migrate once, so the race is on the lock
+    counter.write_text("0")
+    start = PROCESSES.Barrier(processes)
+    queue = PROCESSES.Queue()
+    workers = [
+        PROCESSES.Process(
+            target=_locked_count, args=(url, str(key_file), str(counter), times, start, queue)
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert results == [0] * processes
+    assert int(counter.read_text()) == processes * times
+
+
+def test_controllers_on_one_sqlite_file_never_lose_an_update(tmp_path: Path) -> None:
+    conflicts = run_counter(
+        f"sqlite:///{tmp_path}/shared.db", tmp_path / "key", processes=4, times=25
+    )
+    print(f"optimistic retries: {conflicts}")
+
+
+def test_lock_excludes_other_processes_on_one_sqlite_file(tmp_path: Path) -> None:
+    run_locked_counter(
+        f"sqlite:///{tmp_path}/shared.db",
+        tmp_path / "key",
+        tmp_path / "counter",
+        processes=3,
+        times=30,
+    )
