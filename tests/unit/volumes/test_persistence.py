@@ -812,3 +812,26 @@ def test_lock_excludes_other_processes_on_one_sqlite_file(tmp_path: Path) -> Non
         processes=3,
         times=30,
     )
+
+
+def test_a_relative_sqlite_path_stays_where_it_was_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    store = DbPersistence("sqlite:///volumes.db")
+    try:
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        store.set_volume(volume())
+        with store.lock("volume-1"):
+            pass
+    finally:
+        store.close()
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == []
+    assert (tmp_path / "here" / "volumes.db.key").exists()
+    reopened = DbPersistence(f"sqlite:///{tmp_path}/here/volumes.db")
+    try:
+        assert len(reopened.get_volumes()) == 1
+    finally:
+        reopened.close()

@@ -90,9 +90,12 @@ class Database:
     """An engine plus the rules above; ``transaction()`` is the one way in."""
 
     def __init__(self, url: URL) -> None:
-        self.url = url
         self.dialect = url.get_backend_name()
         self.file = sqlite_file(url)
+        if self.file is not None:
+            # Absolute, so a later chdir cannot point new connections at another file.
+            url = url.set(database=str(self.file))
+        self.url = url
         self.in_memory = self.dialect == "sqlite" and self.file is None
         self.engine = _make_engine(url, self.file, in_memory=self.in_memory)
         # One shared connection cannot run two transactions at once.
