@@ -25,6 +25,7 @@ from tests.unit.volumes.test_persistence import (
     chap_conn_info,
     connection,
     run_counter,
+    run_lock_dies_with_its_holder,
     run_locked_counter,
     share_conn_info,
     volume,
@@ -151,3 +152,7 @@ def test_controllers_on_one_postgresql_never_lose_an_update(pg_url: str, tmp_pat
 
 def test_lock_excludes_other_processes_on_one_postgresql(pg_url: str, tmp_path: Path) -> None:
     run_locked_counter(pg_url, tmp_path / "key", tmp_path / "counter", processes=3, times=30)
+
+
+def test_a_killed_holder_releases_its_lock_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    run_lock_dies_with_its_holder(pg_url, tmp_path / "key")

@@ -37,9 +37,12 @@ from tests.peers.agent import free_port
 
 SECRET = "Zq8-not-in-the-db-7xW"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-# fork: a spawned child would import everything again, seconds on a loaded 2-CPU
-# machine. Safe here: the children only use objects they make themselves.
-PROCESSES = multiprocessing.get_context("fork")
+# forkserver, with this module preloaded: each child forks from a server that
+# imported it once (a spawned child would import everything again, seconds on a
+# loaded machine), and inherits none of pytest's threads (a plain fork could
+# copy a lock some other test's thread holds).
+PROCESSES = multiprocessing.get_context("forkserver")
+PROCESSES.set_forkserver_preload([__name__])
 
 
 def volume(**fields: Any) -> VolumeRecord:
@@ -741,7 +744,7 @@ def run_counter(url: str, key_file: Path, *, processes: int, times: int) -> int:
         store.close()
     assert record.extra["count"] == processes * times
     assert record.version == processes * times + 1
-    return sum(results)  # type: ignore[arg-type]
+    return sum(results)
 
 
 def _locked_count(
@@ -835,3 +838,42 @@ def test_a_relative_sqlite_path_stays_where_it_was_opened(
         assert len(reopened.get_volumes()) == 1
     finally:
         reopened.close()
+
+
+def _hold_forever(url: str, key_file: str, holding: Any) -> None:
+    store = DbPersistence(url, key_file=key_file)
+    with store.lock("volume-1"):
+        holding.set()
+        time.sleep(120)  # until killed
+
+
+def run_lock_dies_with_its_holder(url: str, key_file: Path) -> None:
+    """A controller killed while it holds a lock does not keep it: the next one gets it."""
+    DbPersistence(url, key_file=key_file).close()
+    holding = PROCESSES.Event()
+    holder = PROCESSES.Process(target=_hold_forever, args=(url, str(key_file), holding))
+    holder.start()
+    store = DbPersistence(url, key_file=key_file)
+    try:
+        assert holding.wait(60)
+        got = threading.Event()
+
+        def take() -> None:
+            with store.lock("volume-1"):
+                got.set()
+
+        waiter = threading.Thread(target=take, daemon=True)
+        waiter.start()
+        assert not got.wait(0.3), "the lock was taken while another process held it"
+        holder.kill()
+        holder.join(30)
+        assert got.wait(30), "the lock outlived the process that held it"
+        waiter.join(5)
+    finally:
+        if holder.is_alive():
+            holder.kill()
+        store.close()
+
+
+def test_a_killed_holder_releases_its_lock_on_a_sqlite_file(tmp_path: Path) -> None:
+    run_lock_dies_with_its_holder(f"sqlite:///{tmp_path}/shared.db", tmp_path / "key")
