@@ -74,7 +74,7 @@ def library(volumes_agent: AgentProcess, tmp_path: Path) -> Iterator[Library]:
     _reset(volumes_agent, {"storage": "memory"})
     yield Library(volumes_agent, share, tmp_path)
     client = volumes_agent.client()
-    for connection_id in ([] if True else client.call("Volumes.list", {})):
+    for connection_id in client.call("Volumes.list", {}):
         client.call("Volumes.detach", {"connectionID": connection_id})
     refs = [ref for ref in client.statuses() if not ref.startswith("unmanaged:")]
     if refs:
