@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 import uuid
+from dataclasses import fields
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -108,6 +109,66 @@ class PersistenceContract:
         store.set_volume(record)
         assert record.version == 1
         assert store.get_volumes(volume_id=record.id) == [record]
+
+    def test_every_field_of_every_record_round_trips(self, store: Persistence) -> None:
+        vol = VolumeRecord(
+            backend="gl2",
+            size=7,
+            id="vol-full",
+            name="n",
+            description="d",
+            status="in-use",
+            multiattach=True,
+            format="qcow2",
+            source_volid="vol-src",
+            snapshot_id="snap-src",
+            provider_location="volume-vol-full",
+            provider_auth="CHAP u p",
+            extra={"tid": 1},
+            created_at=T0,
+        )
+        snap = SnapshotRecord(
+            backend="gl2",
+            volume_id="vol-full",
+            volume_size=7,
+            id="snap-full",
+            name="s",
+            description="d",
+            status="available",
+            provider_location="snapshot-x",
+            created_at=T0,
+        )
+        conn = ConnectionRecord(
+            backend="gl2",
+            volume_id="vol-full",
+            connector_info={"host": "h"},
+            id="conn-full",
+            status="attached",
+            conn_info={"data": {}},
+            device={"type": "file", "path": "/x"},
+            attached_host="h",
+            attach_mode="ro",
+            local_attach=True,
+            created_at=T0,
+        )
+        defaults = (
+            VolumeRecord(backend="", size=0),
+            SnapshotRecord("", "v", 0),
+            ConnectionRecord("", "v", {}),
+        )
+        for record, default in zip((vol, snap, conn), defaults, strict=True):
+            changed = {
+                f.name
+                for f in fields(record)
+                if getattr(record, f.name) != getattr(default, f.name)
+            }
+            assert changed == {f.name for f in fields(record)} - {"version"}, "set every field"
+        store.set_volume(vol)
+        store.set_snapshot(snap)
+        store.set_connection(conn)
+        assert store.get_volumes() == [vol]
+        assert store.get_snapshots() == [snap]
+        assert store.get_connections() == [conn]
 
     def test_volume_filters_combine_and_list_oldest_first(self, store: Persistence) -> None:
         late = volume(name="a", backend="gl1", created_at=T0 + timedelta(seconds=2))
@@ -877,3 +938,19 @@ def run_lock_dies_with_its_holder(url: str, key_file: Path) -> None:
 
 def test_a_killed_holder_releases_its_lock_on_a_sqlite_file(tmp_path: Path) -> None:
     run_lock_dies_with_its_holder(f"sqlite:///{tmp_path}/shared.db", tmp_path / "key")
+
+
+def test_every_record_field_has_a_column() -> None:
+    from storconn.volumes.persistence import db_schema
+
+    pairs = [
+        (db_schema.volumes, VolumeRecord),
+        (db_schema.snapshots, SnapshotRecord),
+        (db_schema.connections, ConnectionRecord),
+        (db_schema.key_values, KeyValue),
+    ]
+    for table, kind in pairs:
+        names = {f.name for f in fields(kind)}
+        columns = set(table.c.keys())
+        assert names <= columns, f"{kind.__name__} fields without a column: {names - columns}"
+        assert columns - names <= {"sealed"}, table.name

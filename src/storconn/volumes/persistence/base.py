@@ -97,8 +97,10 @@ class Persistence(Protocol):
         storage (export or not, remove an initiator's ACL or not). Writes
         inside it commit as usual, so each step is durable before the next.
         Not reentrant: taking a name the same thread holds waits forever.
-        Names are non-empty strings (``InvalidParameter`` otherwise); two
-        names may, very rarely, share one lock, which only serializes them.
+        Locks of different names may be nested (always in one order, or two
+        holders deadlock). Names are non-empty strings (``InvalidParameter``
+        otherwise), hashed to at least 62 bits, so two names sharing a lock
+        (which nested, would wait forever) is not a practical concern.
         """
 
     def close(self) -> None:

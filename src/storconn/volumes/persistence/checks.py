@@ -169,6 +169,7 @@ _CONNECTION: dict[str, Check] = {
     "device": _json_object(optional=True),
     "attached_host": _text(_NAME_MAX, optional=True),
     "attach_mode": _mode,
+    "local_attach": _flag,
     "created_at": _moment,
     "version": _count,
 }

@@ -210,6 +210,7 @@ class DbPersistence:
             "device": None if record.device is None else self._box.seal(record.device),
             "attached_host": record.attached_host,
             "attach_mode": record.attach_mode,
+            "local_attach": record.local_attach,
             "created_at": _to_utc(record.created_at),
         }
         self._store(connections, record, values, "connection")
@@ -373,6 +374,7 @@ class DbPersistence:
             device=None if row.device is None else self._box.unseal(row.device, what=what),
             attached_host=row.attached_host,
             attach_mode=row.attach_mode,
+            local_attach=row.local_attach,
             created_at=_from_db(row.created_at),
             version=row.version,
         )

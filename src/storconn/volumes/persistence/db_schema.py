@@ -108,6 +108,7 @@ connections = Table(
     Column("device", JSON(none_as_null=True), nullable=True),  # sealed
     Column("attached_host", NAME, nullable=True),
     Column("attach_mode", String(2), nullable=False),
+    Column("local_attach", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False),
 )

@@ -5,8 +5,12 @@
   ever-growing dict would leak). For ``memory`` and ``memory_db``, whose
   data lives in one process anyway.
 - ``FileLocks``: for a SQLite file shared by processes. One byte of
-  ``<db>.locks`` per name (SHA-256 of the name mod 2**20; a collision only
-  makes two names exclude each other), locked with an *open file
+  ``<db>.locks`` per name, at an offset from SHA-256 of the name (62 bits:
+  a lock may lie far beyond the end of the file, which stays empty). The
+  space must be that large: callers nest locks (``volume:<id>`` then
+  ``acl:<backend>``), and two nested names sharing one byte would wait on
+  each other forever; at 62 bits that is as unlikely as on PostgreSQL.
+  Locked with an *open file
   description* lock (``F_OFD_SETLKW``) on a descriptor opened for this one
   hold. Classic POSIX locks (``lockf``) belong to the process: they do not
   exclude the process's own threads, and closing *any* descriptor of the
@@ -46,7 +50,7 @@ from ..errors import VolumeError
 __all__ = ["AdvisoryLocks", "FileLocks", "ThreadLocks", "check_lock_name", "lock_key"]
 
 _NAME_MAX = 1024
-_FILE_SLOTS = 2**20
+_FILE_SLOTS = 2**62  # offset + 1 stays below off_t's 2**63
 
 
 def check_lock_name(name: object) -> str:

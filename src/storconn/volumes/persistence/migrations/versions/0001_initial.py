@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("device", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("attached_host", sa.String(length=255), nullable=True),
         sa.Column("attach_mode", sa.String(length=2), nullable=False),
+        sa.Column("local_attach", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connections")),
