@@ -107,12 +107,16 @@ class Backend:
             with self._ready_lock:
                 if not self._ready:
                     self.driver.do_setup()
-                    self.ensure_exports()
+                    self._rebuild_exports()
                     self._ready = True
         return self.driver
 
     def ensure_exports(self) -> None:
         """Export again every connected volume whose export the storage lost (tgtd restarted)."""
+        self.driver_ready()
+        self._rebuild_exports()
+
+    def _rebuild_exports(self) -> None:
         initiators: dict[str, list[str]] = {}
         for connection in self.persistence.get_connections():
             if connection.backend == self.id and connection.status != "connecting":
