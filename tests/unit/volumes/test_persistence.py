@@ -954,3 +954,23 @@ def test_every_record_field_has_a_column() -> None:
         columns = set(table.c.keys())
         assert names <= columns, f"{kind.__name__} fields without a column: {names - columns}"
         assert columns - names <= {"sealed"}, table.name
+
+
+def test_a_forked_child_uses_connections_of_its_own(db_path: Path) -> None:
+    store = DbPersistence(f"sqlite:///{db_path}")
+    try:
+        store.set_volume(volume(name="parent"))  # the pool now holds a connection
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's outcome is its exit status
+            code = 1
+            try:
+                store.set_volume(volume(name="child"))
+                code = 0 if len(store.get_volumes()) == 2 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        store.set_volume(volume(name="parent again"))
+        assert [v.name for v in store.get_volumes()] == ["parent", "child", "parent again"]
+    finally:
+        store.close()

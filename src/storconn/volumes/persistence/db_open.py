@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
@@ -100,6 +101,8 @@ class Database:
         self.engine = _make_engine(url, self.file, in_memory=self.in_memory)
         # One shared connection cannot run two transactions at once.
         self._serial: threading.RLock | None = threading.RLock() if self.in_memory else None
+        if not self.in_memory:
+            _forget_pool_in_children(self.engine)
 
     def describe(self) -> str:
         return self.url.render_as_string(hide_password=True)
@@ -116,6 +119,25 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _forget_pool_in_children(engine: Engine) -> None:
+    """A forked child starts with an empty pool instead of sharing its parent's connections.
+
+    Two processes talking over one socket or SQLite handle corrupt each
+    other's transactions; ``dispose(close=False)`` drops the inherited ones
+    without closing them under the parent. (``memory_db`` keeps its one
+    connection: its data lives nowhere else.) A weak reference, since a
+    fork hook cannot be unregistered and must not keep a closed engine alive.
+    """
+    ref = weakref.ref(engine)
+
+    def after_fork_in_child() -> None:
+        inherited = ref()
+        if inherited is not None:
+            inherited.dispose(close=False)
+
+    os.register_at_fork(after_in_child=after_fork_in_child)
 
 
 def _make_engine(url: URL, file: Path | None, *, in_memory: bool) -> Engine:
