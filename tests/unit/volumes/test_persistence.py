@@ -974,3 +974,19 @@ def test_a_forked_child_uses_connections_of_its_own(db_path: Path) -> None:
         assert [v.name for v in store.get_volumes()] == ["parent", "child", "parent again"]
     finally:
         store.close()
+
+
+def test_a_database_from_a_newer_storconn_is_refused_clearly(db_path: Path) -> None:
+    from sqlalchemy import text
+
+    from storconn.volumes.persistence.db_schema import VERSION_TABLE
+
+    DbPersistence(f"sqlite:///{db_path}").close()
+    engine = create_engine(f"sqlite:///{db_path}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = 'v9999'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(VolumeError, match="written by a newer version"):
+        DbPersistence(f"sqlite:///{db_path}")

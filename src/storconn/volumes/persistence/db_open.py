@@ -39,6 +39,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -46,6 +47,7 @@ from sqlalchemy.pool import StaticPool
 
 from storconn.connection import InvalidParameter
 
+from ..errors import VolumeError
 from .db_schema import VERSION_TABLE
 from .locks import lock_key
 
@@ -220,7 +222,16 @@ def upgrade(database: Database) -> None:
         try:
             config = _alembic_config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            try:
+                command.upgrade(config, "head")
+            except CommandError:
+                # The only way here with our own scripts: the database names a
+                # revision they do not have, written by a newer storconn.
+                raise VolumeError(
+                    f"the volumes database {database.describe()} has a schema revision this "
+                    f"storconn does not know (its newest is {head_revision()}): "
+                    "it was written by a newer version"
+                ) from None
             connection.commit()
         finally:
             if postgres:
