@@ -24,11 +24,13 @@ from tests.unit.volumes.test_persistence import (
     PersistenceContract,
     chap_conn_info,
     connection,
+    share_conn_info,
+    volume,
+)
+from tests.unit.volumes.test_persistence_processes import (
     run_counter,
     run_lock_dies_with_its_holder,
     run_locked_counter,
-    share_conn_info,
-    volume,
 )
 
 

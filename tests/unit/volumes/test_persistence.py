@@ -2,27 +2,22 @@
 
 ``PersistenceContract`` is the behaviour every plugin owes; it runs here on
 ``memory``, ``memory_db`` and a SQLite file, and on a real PostgreSQL in
-``tests/integration/volumes/test_persistence_postgres.py``. The helpers
-``run_counter`` and ``run_locked_counter`` start real processes on one
-database; the PostgreSQL module reuses them.
+``tests/integration/volumes/test_persistence_postgres.py``. The ``db``
+plugin's own behaviour on a SQLite file is in ``test_persistence_db.py``,
+several processes on one database in ``test_persistence_processes.py``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import stat
 import threading
 import time
-import uuid
-from dataclasses import fields
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from storconn.connection import ErrorCode, InvalidParameter
 from storconn.volumes.errors import ConcurrentUpdate, VolumeError
@@ -33,17 +28,9 @@ from storconn.volumes.persistence import (
     make_persistence,
 )
 from storconn.volumes.records import ConnectionRecord, KeyValue, SnapshotRecord, VolumeRecord
-from storconn.volumes.secrets import SecretBox, SecretError
-from tests.peers.agent import free_port
 
 SECRET = "Zq8-not-in-the-db-7xW"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-# forkserver, with this module preloaded: each child forks from a server that
-# imported it once (a spawned child would import everything again, seconds on a
-# loaded machine), and inherits none of pytest's threads (a plain fork could
-# copy a lock some other test's thread holds).
-PROCESSES = multiprocessing.get_context("forkserver")
-PROCESSES.set_forkserver_preload([__name__])
 
 
 def volume(**fields: Any) -> VolumeRecord:
@@ -151,18 +138,16 @@ class PersistenceContract:
             local_attach=True,
             created_at=T0,
         )
-        defaults = (
+        defaults: tuple[Any, ...] = (
             VolumeRecord(backend="", size=0),
             SnapshotRecord("", "v", 0),
             ConnectionRecord("", "v", {}),
         )
-        for record, default in zip((vol, snap, conn), defaults, strict=True):
-            changed = {
-                f.name
-                for f in fields(record)
-                if getattr(record, f.name) != getattr(default, f.name)
-            }
-            assert changed == {f.name for f in fields(record)} - {"version"}, "set every field"
+        full: tuple[Any, ...] = (vol, snap, conn)
+        for record, default in zip(full, defaults, strict=True):
+            names = {f.name for f in fields(type(record))}
+            changed = {n for n in names if getattr(record, n) != getattr(default, n)}
+            assert changed == names - {"version"}, "set every field"
         store.set_volume(vol)
         store.set_snapshot(snap)
         store.set_connection(conn)
@@ -511,185 +496,6 @@ class TestSqliteFile(PersistenceContract):
         return {"storage": "db", "connection": f"sqlite:///{tmp_path}/vol/volumes.db"}
 
 
-# -- the db plugin on a SQLite file ------------------------------------------
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "volumes.db"
-
-
-def test_records_survive_a_reopen(db_path: Path) -> None:
-    first = DbPersistence(f"sqlite:///{db_path}")
-    record = volume(provider_auth=SECRET)
-    first.set_volume(record)
-    first.set_key_value(KeyValue("node1", "{}"))
-    first.close()
-    second = DbPersistence(f"sqlite:///{db_path}")
-    try:
-        assert second.get_volumes() == [record]
-        assert second.get_key_values("node1")[0].value == "{}"
-    finally:
-        second.close()
-
-
-def test_no_secret_is_in_the_database_files(db_path: Path) -> None:
-    store = DbPersistence(f"sqlite:///{db_path}")
-    try:
-        vol = volume(provider_auth=f"CHAP user1 {SECRET}", extra={"auth_password": SECRET})
-        store.set_volume(vol)
-        store.set_connection(connection(vol.id, conn_info=chap_conn_info()))
-        store.set_connection(
-            connection(vol.id, conn_info=share_conn_info(), device={"password": SECRET})
-        )
-        store.set_key_value(KeyValue("node1", '{"password": "%s"}' % SECRET))
-        # Read while the WAL still holds the rows, then after a checkpoint.
-        files = sorted(db_path.parent.glob("volumes.db*"))
-        assert db_path in files
-        for path in files:
-            assert SECRET.encode() not in path.read_bytes(), path.name
-        assert store.get_connections()[0].conn_info["data"]["auth_password"] == SECRET
-    finally:
-        store.close()
-    assert SECRET.encode() not in db_path.read_bytes()
-    for path in db_path.parent.iterdir():
-        if path.is_file():
-            assert SECRET.encode() not in path.read_bytes(), path.name
-
-
-def test_database_key_and_lock_files_are_private(db_path: Path) -> None:
-    os.umask(0o022)
-    DbPersistence(f"sqlite:///{db_path}").close()
-    key = db_path.with_name("volumes.db.key")
-    for path in (db_path, key, db_path.with_name("volumes.db.locks")):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
-    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
-
-
-def test_the_key_file_can_be_named_and_comes_from_the_environment(
-    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    named = tmp_path / "keys" / "named.key"
-    store = DbPersistence(f"sqlite:///{db_path}", key_file=named)
-    assert store.key_file == named and named.exists()
-    store.close()
-    from_env = tmp_path / "env.key"
-    monkeypatch.setenv("STORCONN_VOLUMES_KEY_FILE", str(from_env))
-    other = DbPersistence(f"sqlite:///{tmp_path}/other.db")
-    assert other.key_file == from_env
-    other.close()
-    assert not (tmp_path / "other.db.key").exists()
-
-
-def test_a_wrong_key_file_fails_on_open_naming_it(tmp_path: Path, db_path: Path) -> None:
-    store = DbPersistence(f"sqlite:///{db_path}")
-    store.set_volume(volume(provider_auth=SECRET))
-    store.close()
-    wrong = tmp_path / "wrong.key"
-    with pytest.raises(SecretError) as caught:
-        DbPersistence(f"sqlite:///{db_path}", key_file=wrong)
-    assert str(wrong) in str(caught.value)
-    assert "another key file" in str(caught.value)
-    assert SECRET not in str(caught.value)
-
-
-def test_a_secret_written_with_another_key_fails_clearly_when_read(db_path: Path) -> None:
-    store = DbPersistence(f"sqlite:///{db_path}")
-    record = volume(provider_auth=SECRET)
-    store.set_volume(record)
-    # As if the row came from a controller with another key file.
-    store._box = SecretBox.ephemeral()  # noqa: SLF001 - the only way to get two keys into one db
-    with pytest.raises(SecretError, match=f"provider_auth of volume {record.id}"):
-        store.get_volumes()
-    store.close()
-
-
-def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
-    key = tmp_path / "loose.key"
-    SecretBox(key)
-    key.chmod(0o644)
-    with pytest.raises(SecretError, match="chmod 600"):
-        SecretBox(key)
-    key.chmod(0o600)
-    key.write_text("not a key\n")
-    with pytest.raises(SecretError, match="does not hold a key"):
-        SecretBox(key)
-
-
-def _make_box(path: str, queue: Any) -> None:
-    queue.put(SecretBox(Path(path)).encrypt("made by a racer"))
-
-
-def test_processes_creating_the_key_file_at_once_agree_on_one_key(tmp_path: Path) -> None:
-    key = tmp_path / "race" / "volumes.key"
-    queue = PROCESSES.Queue()
-    racers = [PROCESSES.Process(target=_make_box, args=(str(key), queue)) for _ in range(6)]
-    for racer in racers:
-        racer.start()
-    tokens = [queue.get(timeout=60) for _ in racers]
-    for racer in racers:
-        racer.join(30)
-    box = SecretBox(key)
-    assert [box.decrypt(t, what="a token") for t in tokens] == ["made by a racer"] * 6
-    assert [p.name for p in key.parent.iterdir()] == ["volumes.key"]  # no temporary left
-
-
-def test_two_persistences_in_one_process_exclude_each_other(db_path: Path) -> None:
-    url = f"sqlite:///{db_path}"
-    first, second = DbPersistence(url), DbPersistence(url)
-    entered = threading.Event()
-
-    def other() -> None:
-        with second.lock("volume-1"):
-            entered.set()
-
-    try:
-        with first.lock("volume-1"):
-            thread = threading.Thread(target=other)
-            thread.start()
-            assert not entered.wait(0.3)
-        assert entered.wait(5)
-        thread.join(5)
-    finally:
-        first.close()
-        second.close()
-
-
-def test_the_migration_creates_exactly_the_tables_of_the_schema(db_path: Path) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from storconn.volumes.persistence.db_schema import VERSION_TABLE, metadata
-
-    DbPersistence(f"sqlite:///{db_path}").close()
-    engine = create_engine(f"sqlite:///{db_path}")
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "v0001"
-    finally:
-        engine.dispose()
-
-
-def test_a_corrupt_database_is_a_volume_error_without_sql(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    db_path.write_bytes(b"this is not a database" * 400)
-    with pytest.raises(VolumeError) as caught:
-        DbPersistence(f"sqlite:///{db_path}")
-    message = str(caught.value)
-    assert "DatabaseError" in message
-    assert "SELECT" not in message and "INSERT" not in message
-
-
-def test_an_unreachable_postgresql_is_a_volume_error_without_the_password() -> None:
-    url = f"postgresql://someone:{SECRET}@127.0.0.1:{free_port()}/volumes"
-    with pytest.raises(VolumeError) as caught:
-        DbPersistence(url)
-    assert SECRET not in str(caught.value)
-    assert "***" in str(caught.value)
-
-
 # -- make_persistence ----------------------------------------------------------
 
 
@@ -749,244 +555,3 @@ def test_make_persistence_refuses_bad_config_naming_the_key(config: Any, field: 
         make_persistence(config)
     assert caught.value.field == field
     assert SECRET not in str(caught.value)
-
-
-# -- several processes on one database --------------------------------------
-
-
-def _count_up(url: str, key_file: str, volume_id: str, times: int, start: Any, queue: Any) -> None:
-    """A controller: open the database at the same moment as the others, then count up."""
-    start.wait(30)
-    store = DbPersistence(url, key_file=key_file)
-    try:
-        try:
-            store.set_volume(volume(id=volume_id, extra={"count": 0}))
-        except ConcurrentUpdate:
-            pass  # another controller created it first
-        conflicts = 0
-        for _ in range(times):
-            while True:
-                (record,) = store.get_volumes(volume_id=volume_id)
-                record.extra["count"] += 1
-                try:
-                    store.set_volume(record)
-                    break
-                except ConcurrentUpdate:
-                    conflicts += 1
-        queue.put(conflicts)
-    except BaseException as exc:
-        queue.put(repr(exc))
-        raise
-    finally:
-        store.close()
-
-
-def run_counter(url: str, key_file: Path, *, processes: int, times: int) -> int:
-    """``processes`` controllers each add 1 ``times`` times; returns the conflicts they met."""
-    volume_id = f"counter-{uuid.uuid4().hex[:8]}"
-    start = PROCESSES.Barrier(processes)
-    queue = PROCESSES.Queue()
-    workers = [
-        PROCESSES.Process(
-            target=_count_up, args=(url, str(key_file), volume_id, times, start, queue)
-        )
-        for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(30)
-    assert all(isinstance(r, int) for r in results), results
-    store = DbPersistence(url, key_file=key_file)
-    try:
-        (record,) = store.get_volumes(volume_id=volume_id)
-    finally:
-        store.close()
-    assert record.extra["count"] == processes * times
-    assert record.version == processes * times + 1
-    return sum(results)
-
-
-def _locked_count(
-    url: str, key_file: str, counter: str, times: int, start: Any, queue: Any
-) -> None:
-    """Read-modify-write of a plain file, safe only if ``lock`` excludes the other processes."""
-    store = DbPersistence(url, key_file=key_file)
-    overlaps = 0
-    try:
-        start.wait(30)
-        for _ in range(times):
-            with store.lock("the-counter"):
-                try:
-                    marker = os.open(counter + ".inside", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                    os.close(marker)
-                except FileExistsError:
-                    overlaps += 1
-                value = int(Path(counter).read_text())
-                time.sleep(0.0005)
-                Path(counter).write_text(str(value + 1))
-                try:
-                    os.unlink(counter + ".inside")
-                except FileNotFoundError:
-                    overlaps += 1
-        queue.put(overlaps)
-    except BaseException as exc:
-        queue.put(repr(exc))
-        raise
-    finally:
-        store.close()
-
-
-def run_locked_counter(
-    url: str, key_file: Path, counter: Path, *, processes: int, times: int
-) -> None:
-    """``lock()`` is mutual exclusion across processes: no overlap, no lost increment."""
-    DbPersistence(url, key_file=key_file).close()  # migrate once, so the race is on the lock
-    counter.write_text("0")
-    start = PROCESSES.Barrier(processes)
-    queue = PROCESSES.Queue()
-    workers = [
-        PROCESSES.Process(
-            target=_locked_count, args=(url, str(key_file), str(counter), times, start, queue)
-        )
-        for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(30)
-    assert results == [0] * processes
-    assert int(counter.read_text()) == processes * times
-
-
-def test_controllers_on_one_sqlite_file_never_lose_an_update(tmp_path: Path) -> None:
-    conflicts = run_counter(
-        f"sqlite:///{tmp_path}/shared.db", tmp_path / "key", processes=4, times=25
-    )
-    print(f"optimistic retries: {conflicts}")
-
-
-def test_lock_excludes_other_processes_on_one_sqlite_file(tmp_path: Path) -> None:
-    run_locked_counter(
-        f"sqlite:///{tmp_path}/shared.db",
-        tmp_path / "key",
-        tmp_path / "counter",
-        processes=3,
-        times=30,
-    )
-
-
-def test_a_relative_sqlite_path_stays_where_it_was_opened(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "here").mkdir()
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "here")
-    store = DbPersistence("sqlite:///volumes.db")
-    try:
-        monkeypatch.chdir(tmp_path / "elsewhere")
-        store.set_volume(volume())
-        with store.lock("volume-1"):
-            pass
-    finally:
-        store.close()
-    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == []
-    assert (tmp_path / "here" / "volumes.db.key").exists()
-    reopened = DbPersistence(f"sqlite:///{tmp_path}/here/volumes.db")
-    try:
-        assert len(reopened.get_volumes()) == 1
-    finally:
-        reopened.close()
-
-
-def _hold_forever(url: str, key_file: str, holding: Any) -> None:
-    store = DbPersistence(url, key_file=key_file)
-    with store.lock("volume-1"):
-        holding.set()
-        time.sleep(120)  # until killed
-
-
-def run_lock_dies_with_its_holder(url: str, key_file: Path) -> None:
-    """A controller killed while it holds a lock does not keep it: the next one gets it."""
-    DbPersistence(url, key_file=key_file).close()
-    holding = PROCESSES.Event()
-    holder = PROCESSES.Process(target=_hold_forever, args=(url, str(key_file), holding))
-    holder.start()
-    store = DbPersistence(url, key_file=key_file)
-    try:
-        assert holding.wait(60)
-        got = threading.Event()
-
-        def take() -> None:
-            with store.lock("volume-1"):
-                got.set()
-
-        waiter = threading.Thread(target=take, daemon=True)
-        waiter.start()
-        assert not got.wait(0.3), "the lock was taken while another process held it"
-        holder.kill()
-        holder.join(30)
-        assert got.wait(30), "the lock outlived the process that held it"
-        waiter.join(5)
-    finally:
-        if holder.is_alive():
-            holder.kill()
-        store.close()
-
-
-def test_a_killed_holder_releases_its_lock_on_a_sqlite_file(tmp_path: Path) -> None:
-    run_lock_dies_with_its_holder(f"sqlite:///{tmp_path}/shared.db", tmp_path / "key")
-
-
-def test_every_record_field_has_a_column() -> None:
-    from storconn.volumes.persistence import db_schema
-
-    pairs = [
-        (db_schema.volumes, VolumeRecord),
-        (db_schema.snapshots, SnapshotRecord),
-        (db_schema.connections, ConnectionRecord),
-        (db_schema.key_values, KeyValue),
-    ]
-    for table, kind in pairs:
-        names = {f.name for f in fields(kind)}
-        columns = set(table.c.keys())
-        assert names <= columns, f"{kind.__name__} fields without a column: {names - columns}"
-        assert columns - names <= {"sealed"}, table.name
-
-
-def test_a_forked_child_uses_connections_of_its_own(db_path: Path) -> None:
-    store = DbPersistence(f"sqlite:///{db_path}")
-    try:
-        store.set_volume(volume(name="parent"))  # the pool now holds a connection
-        child = os.fork()
-        if child == 0:  # pragma: no cover - the child's outcome is its exit status
-            code = 1
-            try:
-                store.set_volume(volume(name="child"))
-                code = 0 if len(store.get_volumes()) == 2 else 2
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(child, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        store.set_volume(volume(name="parent again"))
-        assert [v.name for v in store.get_volumes()] == ["parent", "child", "parent again"]
-    finally:
-        store.close()
-
-
-def test_a_database_from_a_newer_storconn_is_refused_clearly(db_path: Path) -> None:
-    from sqlalchemy import text
-
-    from storconn.volumes.persistence.db_schema import VERSION_TABLE
-
-    DbPersistence(f"sqlite:///{db_path}").close()
-    engine = create_engine(f"sqlite:///{db_path}")
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = 'v9999'"))
-    finally:
-        engine.dispose()
-    with pytest.raises(VolumeError, match="written by a newer version"):
-        DbPersistence(f"sqlite:///{db_path}")
