@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import pytest
 from storconn.agent.client import AgentClient, AgentRpcError, AgentUnavailable
 from storconn.agent.system import loop
 from storconn.connection import parse_info
-from storconn.connection.volume_shapes import file_conn_info
-from tests.conftest import needs_root
+from storconn.connection.volume_shapes import file_conn_info, iscsi_conn_info
+from tests.conftest import kernel_module_available, needs_root
 from tests.integration.conftest import FAST
 from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually, mounts_under
@@ -102,7 +103,7 @@ def test_file_and_block_attach_write_read_detach(agent_process: AgentProcess, sh
         assert listed["c-file"]["lastError"] == [0, ""]
 
         client.volumes_detach("c-block")
-        assert loop.backing_file(name) is None
+        assert loop.backing_file(name) != str(backing)  # the number may be reused by another test at once
         client.volumes_detach("c-file")
         assert client.volumes_list() == {}
         assert _volume_refs(client) == set()
@@ -133,7 +134,7 @@ def test_two_volumes_on_one_share_share_one_mount(agent_process: AgentProcess, m
         assert len(mounts_under(mount_root)) == 1
         _write_through(dev_b, b"b" * 4096)
         assert (share_dir / "volume-b").read_bytes()[:4096] == b"b" * 4096
-        assert loop.backing_file(os.path.basename(dev_a)) is None
+        assert loop.backing_file(os.path.basename(dev_a)) != str(share_dir / "volume-a")
 
         client.volumes_detach("cb")
         eventually(lambda: not mounts_under(mount_root), timeout=15)
@@ -237,7 +238,7 @@ def test_detach_is_idempotent_and_attach_repeats_or_conflicts(agent_process: Age
         assert error.value.data["field"] == "connInfo"
         client.volumes_detach("c1")
         client.volumes_detach("c1")
-        assert loop.backing_file(os.path.basename(first["path"])) is None
+        assert _loops_under(share) == {}
         assert client.volumes_list() == {}
 
 
@@ -273,7 +274,7 @@ def test_sigkill_after_attach_readopts_the_loop_device(agent_process: AgentProce
         _write_through(device["path"], b"k" * 4096)
         assert backing.read_bytes()[:4096] == b"k" * 4096
         client.volumes_detach("c1")
-        assert loop.backing_file(os.path.basename(device["path"])) is None
+        assert _loops_under(share) == {}
         assert _volume_refs(client) == set()
 
 
@@ -328,3 +329,64 @@ def test_orphan_volume_references_are_listed_and_left(agent_process: AgentProces
         assert client.call("Volumes.detach", {"connectionID": "c9"}) == {}
         assert "volumes:v9:c9" in client.statuses()
         client.release(["volumes:v9:c9"])
+
+
+# -- iSCSI against a real tgtd: the login is what this kernel cannot do -----------------------
+
+
+@pytest.fixture
+def tgt(tmp_path: Path) -> Iterator[Any]:
+    from tests.peers.tgt import TgtServer, available, remove_node_records
+
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    server = TgtServer(tmp_path / "tgt")
+    server.add_target(f"iqn.2026-01.test.storconn:{uuid.uuid4().hex[:8]}-vol", chap=("storconn", CHAP_PASSWORD))
+    server.start()
+    yield server
+    server.stop()
+    for target in server.targets:
+        remove_node_records(target.iqn, server.port)
+
+
+CHAP_PASSWORD = "chap-secret-never-shown"
+
+
+def _iscsi_conn_info(server: Any) -> dict[str, Any]:
+    target = server.targets[0]
+    return iscsi_conn_info([(f"127.0.0.1:{server.port}", target.iqn, 1)], volume_id="iv1", access_mode="rw",
+                           chap=("storconn", CHAP_PASSWORD))
+
+
+def test_an_iscsi_attach_that_cannot_log_in_answers_the_error_and_keeps_nothing(
+    tgt: Any, agent_process: AgentProcess
+) -> None:
+    if kernel_module_available("iscsi_tcp"):
+        pytest.skip("this kernel has iscsi_tcp: the login succeeds here (see the next test)")
+    with agent_process.client() as client:
+        with pytest.raises(AgentRpcError) as error:
+            client.volumes_attach("ci", _iscsi_conn_info(tgt), timeout=30)
+        code = error.value.data["code"]
+        # The reference's own lastError: this kernel cannot log in (UNSUPPORTED).
+        assert code == 494 and "iscsi_tcp" in error.value.message, error.value.message
+        assert error.value.message.startswith("volumes:iv1:ci: ")
+        assert CHAP_PASSWORD not in error.value.message
+        assert client.volumes_list() == {}
+        assert _volume_refs(client) == set()
+    assert CHAP_PASSWORD not in agent_process.log.read_text()
+
+
+def test_an_iscsi_volume_attaches_as_the_luns_disk(tgt: Any, agent_process: AgentProcess) -> None:
+    if not kernel_module_available("iscsi_tcp"):
+        print("skipped: no iscsi_tcp in this kernel; the disk path is tested on a fake sysfs "
+              "(tests/unit/agent/test_attachments_iscsi.py)")
+        pytest.skip("needs the iscsi_tcp kernel module: session, SCSI disk by path, delete through sysfs")
+    with agent_process.client() as client:
+        device = client.volumes_attach("ci", _iscsi_conn_info(tgt), timeout=60)
+        assert device["type"] == "block" and device["path"].startswith("/dev/sd")
+        _write_through(device["path"], b"i" * 4096)
+        name = os.path.basename(device["path"])
+        client.volumes_detach("ci")
+        assert not Path("/sys/class/block", name).exists()
+        assert _volume_refs(client) == set()

@@ -146,7 +146,12 @@ def loop_over_file(share_dir: str, name: str, *, read_only: bool) -> Device:
 
 
 def iscsi_disks(
-    targets: list[tuple[str, int, str, int]], *, read_only: bool, timeout: float, root: Path = SYSFS
+    targets: list[tuple[str, int, str, int]],
+    *,
+    read_only: bool,
+    timeout: float,
+    root: Path = SYSFS,
+    dev: Path = scsi_devices.DEV,
 ) -> Device:
     """``block`` mode on iSCSI: the disk of each (address, port, iqn, lun), waiting up to ``timeout``.
 
@@ -168,9 +173,12 @@ def iscsi_disks(
                     code=ErrorCode.TIMEOUT,
                 )
             time.sleep(_ISCSI_POLL)
+    if read_only:
+        for disk in disks:
+            scsi_devices.set_read_only(disk, dev)
     first = disks[0]
     return Device(
-        "block", first.path(), read_only,
+        "block", first.path(dev), read_only,
         disks=[{"name": d.name, "sid": d.sid, "lun": d.lun} for d in disks],
     )
 

@@ -46,6 +46,7 @@ from .attachment_devices import Device
 from .store import Store, StoredAttachment
 from .system import loop
 from .system.iscsi_sysfs import SYSFS
+from .system.scsi_devices import DEV
 
 if TYPE_CHECKING:
     from .refs import Registry
@@ -142,7 +143,11 @@ def parse_request(
 class Attachments:
     """The attachments of this host, their records, and the steps between them. Thread-safe."""
 
-    def __init__(self, store: Store, registry: Registry, agent: StatusSource, *, sysfs: Path = SYSFS) -> None:
+    def __init__(
+        self, store: Store, registry: Registry, agent: StatusSource, *, sysfs: Path = SYSFS, dev: Path = DEV
+    ) -> None:
+        # sysfs and /dev are parameters so that the iSCSI path runs on a fake tree in the tests.
+        self._dev = dev
         self._store = store
         self._registry = registry
         self._agent = agent
@@ -264,7 +269,8 @@ class Attachments:
         read_only = request.mode == "ro"
         if location.protocol == "iscsi":
             targets = [_iscsi_target(share, lun) for share, lun in zip(location.shares, location.luns, strict=True)]
-            return devices.iscsi_disks(targets, read_only=read_only, timeout=timeout, root=self._sysfs)
+            return devices.iscsi_disks(targets, read_only=read_only, timeout=timeout, root=self._sysfs,
+                                       dev=self._dev)
         share_dir = self._share_dir(location, statuses)
         assert location.name is not None
         name = location.name
@@ -481,7 +487,7 @@ class Attachments:
             log.exception("rolling back the attach of connection %s failed", record.connection_id)
 
     def _remove_device(self, device: Device) -> None:
-        loop.bounded(lambda: devices.remove(device, root=self._sysfs), DEVICE_TIMEOUT, "removing the device")
+        loop.bounded(lambda: devices.remove(device, root=self._sysfs, dev=self._dev), DEVICE_TIMEOUT, "removing the device")
 
     def _claim_locked(self, cid: str) -> None:
         if cid in self._busy:

@@ -251,7 +251,9 @@ def detach(device: LoopDevice, *, settle: float = 1.0) -> None:
     finally:
         os.close(fd)
     deadline = time.monotonic() + settle
-    while backing_file(device.name) is not None:
+    # Compared with our file, not with "unbound": another process may take
+    # the freed number at once.
+    while backing_file(device.name) == device.backing_file:
         if time.monotonic() >= deadline:
             raise LoopError(
                 f"/dev/{device.name} is open by a process; the kernel removes it when it is closed",

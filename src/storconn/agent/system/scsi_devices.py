@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .iscsi_sysfs import SYSFS
 
 DEV = Path("/dev")
 BLKFLSBUF = 0x1261
+BLKROSET = 0x125D
 _DISK = re.compile(r"sd[a-z]+")
 _HCTL = re.compile(r"(\d+):(\d+):(\d+):(\d+)")
 
@@ -85,7 +87,7 @@ def rescan(name: str, root: Path = SYSFS) -> None:
         raise ScsiDeviceError(f"cannot rescan {name}: {exc.strerror}") from exc
 
 
-def remove(disk: LunDisk, root: Path = SYSFS, *, dev: Path = DEV) -> None:
+def remove(disk: LunDisk, root: Path = SYSFS, *, dev: Path = DEV, proc: Path = iscsi_sysfs.PROC) -> None:
     """Flush and delete the disk if it still is this LUN of this session; gone already is fine.
 
     Refused (BUSY) while the disk or a partition of it is mounted, held or
@@ -102,6 +104,7 @@ def remove(disk: LunDisk, root: Path = SYSFS, *, dev: Path = DEV) -> None:
         iscsi_sysfs.Session(session.sid, session.iqn, session.address, session.port, session.tpgt,
                             session.iface, session.state, (disk.name,)),
         root,
+        proc=proc,
     )
     if busy:
         raise ScsiDeviceError(f"{disk.name} is busy: {'; '.join(busy)}", code=ErrorCode.BUSY)
@@ -112,6 +115,21 @@ def remove(disk: LunDisk, root: Path = SYSFS, *, dev: Path = DEV) -> None:
         return
     except OSError as exc:
         raise ScsiDeviceError(f"cannot delete {disk.name}: {exc.strerror}") from exc
+
+
+def set_read_only(disk: LunDisk, dev: Path = DEV) -> None:
+    """Make the kernel refuse writes to the disk (``blockdev --setro``): ``ro`` enforced on the host."""
+    node = dev / disk.name
+    try:
+        fd = os.open(node, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ScsiDeviceError(f"cannot open {node} to make it read-only: {exc.strerror}") from exc
+    try:
+        fcntl.ioctl(fd, BLKROSET, struct.pack("=i", 1))
+    except OSError as exc:
+        raise ScsiDeviceError(f"cannot make {node} read-only: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
 
 
 def _flush(node: Path) -> None:
