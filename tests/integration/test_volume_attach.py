@@ -390,3 +390,45 @@ def test_an_iscsi_volume_attaches_as_the_luns_disk(tgt: Any, agent_process: Agen
         client.volumes_detach("ci")
         assert not Path("/sys/class/block", name).exists()
         assert _volume_refs(client) == set()
+
+
+def test_a_busy_loop_device_keeps_the_attachment_detaching_until_freed(
+    agent_process: AgentProcess, share: Path
+) -> None:
+    _volume(share, "volume-vol1")
+    with agent_process.client() as client:
+        device = client.volumes_attach("c1", _localfs(share, "volume-vol1"), device_type="block")
+        holder = os.open(device["path"], os.O_RDONLY)  # a process still using the device
+        try:
+            with pytest.raises(AgentRpcError) as busy:
+                client.volumes_detach("c1")
+            assert busy.value.data["code"] == 493 and "open by a process" in busy.value.message
+            listed = client.volumes_list()["c1"]
+            assert listed["state"] == "detaching" and listed["lastError"][0] == 493
+            assert _volume_refs(client) == {"volumes:vol1:c1"}  # the share stays under the device
+            with pytest.raises(AgentRpcError) as again:
+                client.volumes_attach("c1", _localfs(share, "volume-vol1"), device_type="block")
+            assert again.value.data["code"] == 493 and "detaching" in again.value.message
+        finally:
+            os.close(holder)
+        # The kernel cleared the device on the last close; the detach now finishes.
+        client.volumes_detach("c1")
+        assert client.volumes_list() == {} and _volume_refs(client) == set()
+        assert _loops_under(share) == {}
+
+
+def test_a_detach_cut_short_by_a_crash_is_finished_on_restart(agent_process: AgentProcess, share: Path) -> None:
+    _volume(share, "volume-vol1")
+    with agent_process.client() as client:
+        device = client.volumes_attach("c1", _localfs(share, "volume-vol1"), device_type="block")
+        holder = os.open(device["path"], os.O_RDONLY)
+        try:
+            with pytest.raises(AgentRpcError):
+                client.volumes_detach("c1")
+        finally:
+            agent_process.kill()
+            os.close(holder)
+    agent_process.start()
+    with agent_process.client() as client:
+        assert client.volumes_list() == {} and _volume_refs(client) == set()
+    assert _loops_under(share) == {}

@@ -82,6 +82,9 @@ class StatusSource(Protocol):
     def wait(self, ref_ids: Sequence[object], timeout: float) -> dict[str, dict[str, Any]]:
         """Statuses once connected or failed, or at the timeout (blocking)."""
 
+    def share_path(self, info: ConnectionInfo) -> str | None:
+        """Where the agent mounts (or links) ``info``: known before it is connected."""
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -174,6 +177,7 @@ class Attachments:
         record = StoredAttachment(cid, request.location.volume_id, "attaching", request.stored(),
                                   json.dumps(request.ref_ids))
         try:
+            record = self._with_intent(record, request)
             self._put(record)
             answers = self._registry.acquire(dict(zip(request.ref_ids, request.location.shares, strict=True)))
             refused = {ref_id: code for ref_id, code in answers.items() if code != _OK}
@@ -205,7 +209,6 @@ class Attachments:
                     if not code:
                         code, message = int(ErrorCode.TIMEOUT), f"not connected within {request.timeout:g} s"
                     raise StorconnError(f"{ref_id}: {message}", code=_code(code))
-            record = self._before_device(record, request, statuses)
             device = self._make(request, statuses, plan.remaining())
             self._crash_if("after-device")
             record = replace(record, state="attached", device=json.dumps(device.to_json()), error=None)
@@ -250,19 +253,27 @@ class Attachments:
         assert held.device is not None
         return self._answer(Device.from_json(json.loads(held.device)), json.loads(held.ref_ids))
 
-    def _before_device(
-        self, record: StoredAttachment, request: Request, statuses: Mapping[str, Any]
-    ) -> StoredAttachment:
-        """Record the backing file a loop device will have, so a crash right after making it finds it."""
-        if request.device_type != "block" or request.location.protocol not in FILE_PROTOCOLS:
+    def _with_intent(self, record: StoredAttachment, request: Request) -> StoredAttachment:
+        """The record with the backing file a loop device will have, so a crash right after making it finds it.
+
+        Known before the acquire (the share's path is the agent's own choice),
+        so the first record carries it: one commit fewer on every attach.
+        """
+        location = request.location
+        if request.device_type != "block" or location.protocol not in FILE_PROTOCOLS:
             return record
-        share_dir = self._share_dir(request.location, statuses)
-        assert request.location.name is not None
-        intent = Device("block", "", request.mode == "ro",
-                        backing_file=os.path.join(share_dir, request.location.name))
-        record = replace(record, device=json.dumps(intent.to_json()))
-        self._put(record)
-        return record
+        assert location.name is not None
+        share = location.shares[0]
+        if isinstance(share, LocalfsInfo):
+            base = loop.bounded(lambda: os.path.realpath(share.params.path), DEVICE_TIMEOUT,
+                                "resolving the localfs directory")
+        else:
+            path = self._agent.share_path(share)
+            if path is None:
+                return record
+            base = path
+        intent = Device("block", "", request.mode == "ro", backing_file=os.path.join(base, location.name))
+        return replace(record, device=json.dumps(intent.to_json()))
 
     def _make(self, request: Request, statuses: Mapping[str, Any], timeout: float) -> Device:
         location = request.location

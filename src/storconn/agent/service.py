@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storconn.connection import ErrorCode, InvalidParameter, parse_uri
+from storconn.connection import ConnectionInfo, ErrorCode, InvalidParameter, parse_uri
 
 from .attachments import Attachments
 from .config import AgentConfig
@@ -152,6 +152,10 @@ class Agent:
                 continue
             return True
         return False
+
+    def share_path(self, info: ConnectionInfo) -> str | None:
+        """Where the agent mounts (or links) ``info``, connected or not."""
+        return self._reconciler.path_of(info)
 
     def wait_for_change(self, timeout: float) -> None:
         """Block until some target's state changes or ``timeout`` passes."""

@@ -19,7 +19,7 @@ from storconn.agent.attachments import Attachments, parse_request
 from storconn.agent.refs import Registry
 from storconn.agent.store import Store
 from storconn.agent.system import scsi_devices
-from storconn.connection import ErrorCode, StorconnError
+from storconn.connection import ConnectionInfo, ErrorCode, StorconnError
 from storconn.connection.volume_shapes import iscsi_conn_info
 from tests.unit.agent.test_iscsi import IQN, FakeSysfs, sysfs  # noqa: F401  (the fixture)
 
@@ -34,6 +34,9 @@ class Connected:
 
     def wait(self, ref_ids: Sequence[object], timeout: float) -> dict[str, dict[str, Any]]:
         return self.statuses(ref_ids)
+
+    def share_path(self, info: ConnectionInfo) -> str | None:
+        return None  # iSCSI targets have no path
 
 
 def _add_delete_files(tree: FakeSysfs, *disks: str) -> None:
