@@ -432,3 +432,53 @@ def test_a_detach_cut_short_by_a_crash_is_finished_on_restart(agent_process: Age
     with agent_process.client() as client:
         assert client.volumes_list() == {} and _volume_refs(client) == set()
     assert _loops_under(share) == {}
+
+
+def test_a_loop_device_made_again_by_hand_is_adopted_not_doubled(agent_process: AgentProcess, share: Path) -> None:
+    backing = _volume(share, "volume-vol1")
+    with agent_process.client() as client:
+        device = client.volumes_attach("c1", _localfs(share, "volume-vol1"), device_type="block")
+    agent_process.kill()
+    loop.detach(loop.device_of(os.path.basename(device["path"])))
+    fd = os.open(backing, os.O_RDWR)
+    try:
+        by_hand = loop.attach(fd, str(backing), read_only=False)
+    finally:
+        os.close(fd)
+    agent_process.start()
+    with agent_process.client() as client:
+        assert client.volumes_list()["c1"]["device"]["path"] == by_hand.path
+        assert list(_loops_under(share)) == [by_hand.name]
+        client.volumes_detach("c1")
+    assert _loops_under(share) == {}
+
+
+def test_parallel_attaches_on_one_share_keep_one_mount(agent_process: AgentProcess, mount_root: Path) -> None:
+    import concurrent.futures
+
+    with agent_process.client() as client:
+        client.acquire({"prep": TMPFS})
+        share_dir = Path(client.wait(["prep"], timeout=20)["prep"]["path"])
+        for n in range(8):
+            _volume(share_dir, f"volume-p{n}", MiB)
+        # Held throughout: a tmpfs unmounted between two rounds would lose the files.
+    tmpfs = parse_info(TMPFS)
+
+    def churn(n: int) -> int:
+        info = file_conn_info(tmpfs, volume_id=f"p{n}", name=f"volume-p{n}", volume_format="raw", access_mode="rw")
+        with agent_process.client() as own:
+            for round_ in range(4):
+                device = own.volumes_attach(f"c{n}", info, device_type="block" if round_ % 2 else "file")
+                assert len(mounts_under(mount_root)) == 1  # attached: the share is there, once
+                if device["type"] == "block":
+                    _write_through(device["path"], bytes([n]) * 4096)
+                own.volumes_detach(f"c{n}")
+        return n
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(churn, range(8))) == list(range(8))
+    with agent_process.client() as client:
+        assert client.volumes_list() == {} and _volume_refs(client) == set()
+        assert len(mounts_under(mount_root)) == 1
+        client.release(["prep"])
+    eventually(lambda: not mounts_under(mount_root), timeout=15)

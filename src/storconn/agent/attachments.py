@@ -34,7 +34,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -92,7 +92,7 @@ class Request:
 
     connection_id: str
     location: VolumeLocation
-    conn_info_json: str  # canonical, secrets included: compared and stored, never shown
+    conn_info_json: str = field(repr=False)  # canonical, secrets included: compared and stored, never shown
     mode: str
     device_type: str
     timeout: float
