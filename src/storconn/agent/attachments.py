@@ -34,15 +34,16 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from storconn.connection import ConnectionInfo, ErrorCode, InvalidParameter, IscsiInfo, LocalfsInfo, StorconnError
+from storconn.connection import ConnectionInfo, ErrorCode, IscsiInfo, LocalfsInfo, StorconnError
 from storconn.connection.volume_shapes import FILE_PROTOCOLS, VolumeLocation, check_volume_id, parse_conn_info
 
 from . import attachment_devices as devices
 from .attachment_devices import Device
+from .attachment_requests import REF_PREFIX, AttachmentConflict, Plan, Request, parse_request
 from .store import Store, StoredAttachment
 from .system import loop
 from .system.iscsi_sysfs import SYSFS
@@ -53,24 +54,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REF_PREFIX = "volumes:"
 FAULT_ENV = "STORCONN_AGENT_FAULT"
 DEFAULT_TIMEOUT = 60.0
-MAX_CONN_INFO = 64 * 1024  # bytes of canonical JSON
 # Removing or re-adopting a device at start and on detach: bounded like any device call.
 DEVICE_TIMEOUT = 30.0
 _OK = int(ErrorCode.OK)
-
-
-class AttachmentConflict(StorconnError):
-    """The connection id is attached with a different ``field``: 478, naming it."""
-
-    def __init__(self, connection_id: str, field: str) -> None:
-        super().__init__(
-            f"connectionID {connection_id} is attached with a different {field}; detach it first",
-            code=ErrorCode.REF_ID_IN_USE,
-        )
-        self.field = field
 
 
 class StatusSource(Protocol):
@@ -84,63 +72,6 @@ class StatusSource(Protocol):
 
     def share_path(self, info: ConnectionInfo) -> str | None:
         """Where the agent mounts (or links) ``info``: known before it is connected."""
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A validated ``Volumes.attach``."""
-
-    connection_id: str
-    location: VolumeLocation
-    conn_info_json: str = field(repr=False)  # canonical, secrets included: compared and stored, never shown
-    mode: str
-    device_type: str
-    timeout: float
-
-    @property
-    def ref_ids(self) -> list[str]:
-        base = f"{REF_PREFIX}{self.location.volume_id}:{self.connection_id}"
-        return [base if n == 0 else f"{base}:{n}" for n in range(len(self.location.shares))]
-
-    def stored(self) -> str:
-        return json.dumps({"connInfo": json.loads(self.conn_info_json), "mode": self.mode,
-                           "deviceType": self.device_type}, sort_keys=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """An attach between its acquire and its device: what the wait and the finish need."""
-
-    request: Request
-    deadline: float
-    answer: dict[str, Any] | None = None  # set when the connection was attached already
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
-
-
-def parse_request(
-    connection_id: object, conn_info: object, mode: str | None, device_type: str | None, timeout: float
-) -> Request:
-    """Validate ``Volumes.attach``'s params; InvalidParameter naming the field otherwise."""
-    cid = check_volume_id(connection_id, "connectionID")
-    try:
-        canonical = json.dumps(conn_info, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        raise InvalidParameter("connInfo", "must be JSON") from None
-    if len(canonical) > MAX_CONN_INFO:
-        raise InvalidParameter("connInfo", f"is larger than {MAX_CONN_INFO} bytes")
-    location = parse_conn_info(conn_info)
-    chosen_mode = mode or location.access_mode
-    if chosen_mode == "rw" and location.access_mode == "ro":
-        raise InvalidParameter("mode", "the controller granted this connection read-only access")
-    file_protocol = location.protocol in FILE_PROTOCOLS
-    chosen_type = device_type or ("file" if file_protocol else "block")
-    if not file_protocol and chosen_type != "block":
-        raise InvalidParameter("deviceType", "an iSCSI volume attaches as 'block' only")
-    if location.format != "raw" and chosen_type == "block":
-        raise InvalidParameter("deviceType", f"a {location.format} volume attaches as 'file' only")
-    return Request(cid, location, canonical, chosen_mode, chosen_type, timeout)
 
 
 class Attachments:
@@ -264,14 +195,12 @@ class Attachments:
             return record
         assert location.name is not None
         share = location.shares[0]
-        if isinstance(share, LocalfsInfo):
-            base = loop.bounded(lambda: os.path.realpath(share.params.path), DEVICE_TIMEOUT,
-                                "resolving the localfs directory")
-        else:
-            path = self._agent.share_path(share)
-            if path is None:
-                return record
-            base = path
+        path = share.params.path if isinstance(share, LocalfsInfo) else self._agent.share_path(share)
+        if path is None:
+            return record
+        # Resolved as the kernel names a loop device's backing file; bounded,
+        # since resolving stats every component, the share's own included.
+        base = loop.bounded(lambda: os.path.realpath(path), DEVICE_TIMEOUT, "resolving the share's path")
         intent = Device("block", "", request.mode == "ro", backing_file=os.path.join(base, location.name))
         return replace(record, device=json.dumps(intent.to_json()))
 
@@ -286,17 +215,21 @@ class Attachments:
         assert location.name is not None
         name = location.name
         if request.device_type == "file":
-            return loop.bounded(lambda: devices.file_device(share_dir, name, read_only=read_only),
-                                max(timeout, 1.0), "checking the volume file")
-        return loop.bounded(lambda: devices.loop_over_file(share_dir, name, read_only=read_only),
-                            max(timeout, 1.0), "making the loop device", undo=self._remove_device)
+            return loop.bounded(
+                lambda: devices.file_device(os.path.realpath(share_dir), name, read_only=read_only),
+                max(timeout, 1.0), "checking the volume file",
+            )
+        return loop.bounded(
+            lambda: devices.loop_over_file(os.path.realpath(share_dir), name, read_only=read_only),
+            max(timeout, 1.0), "making the loop device", undo=self._remove_device,
+        )
 
     def _share_dir(self, location: VolumeLocation, statuses: Mapping[str, Any]) -> str:
         share = location.shares[0]
         if isinstance(share, LocalfsInfo):
-            # The agent's link names the client's directory; the kernel names
-            # a loop device's backing file by the real path.
-            return os.path.realpath(share.params.path)
+            # The directory itself, not the agent's link to it (the callers
+            # resolve it, within their deadline, as the kernel names it).
+            return share.params.path
         path = next(iter(statuses.values())).get("path") if statuses else None
         if not isinstance(path, str):
             raise StorconnError("the share is connected but has no path", code=ErrorCode.STALE)
@@ -381,8 +314,10 @@ class Attachments:
         if location.protocol in FILE_PROTOCOLS:
             ref_ids = json.loads(record.ref_ids)
             share_dir = self._share_dir(location, self._agent.statuses(ref_ids))
-        size = loop.bounded(lambda: devices.size(device, share_dir, location.name, root=self._sysfs),
-                            DEVICE_TIMEOUT, "resizing the device")
+        size = loop.bounded(
+            lambda: devices.size(device, share_dir and os.path.realpath(share_dir), location.name, root=self._sysfs),
+            DEVICE_TIMEOUT, "resizing the device",
+        )
         return {"size": size}
 
     # -- restart ------------------------------------------------------------

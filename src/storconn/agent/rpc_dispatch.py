@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from storconn.connection import InvalidParameter, StorconnError
 
-from .attachments import AttachmentConflict, parse_request
+from .attachment_requests import AttachmentConflict, parse_request
 from .metrics import UNKNOWN_METHOD
 from .rpc_params import (
     AcquireParams,
