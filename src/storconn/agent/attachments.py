@@ -241,15 +241,29 @@ class Attachments:
         """Remove this attachment's device, release its references, forget it. Unknown: done already."""
         cid = check_volume_id(connection_id, "connectionID")
         with self._lock:
-            if cid not in self._records:
-                return {}
             self._claim_locked(cid)
-            record = self._records[cid]
+            record = self._records.get(cid)
         try:
-            self._finish_detach(record)
+            if record is not None:
+                self._finish_detach(record)
+            else:
+                self._release_orphans(cid)
         finally:
             self._unclaim(cid)
         return {}
+
+    def _release_orphans(self, cid: str) -> None:
+        """Release the ``volumes:<vol>:<cid>[:n]`` references no attachment holds (``Volumes.list``: orphaned).
+
+        Left by a crash between an attach's acquire and its record (an older
+        agent), or acquired by hand: detaching the connection id is asking
+        for them to go, and the library's ``cleanup()`` does exactly that for
+        connections it no longer knows.
+        """
+        orphans = [ref.id for ref in self._registry.references() if _connection_of(ref.id) == cid]
+        if orphans:
+            self._registry.release(orphans)
+            log.info("connection %s: %d unattached volume references released", cid, len(orphans))
 
     def _finish_detach(self, record: StoredAttachment) -> None:
         if record.state != "detaching":
@@ -291,7 +305,7 @@ class Attachments:
             if not ref.id.startswith(REF_PREFIX) or ref.id in held:
                 continue
             parts = ref.id.split(":")
-            cid = parts[2] if len(parts) >= 3 else ref.id
+            cid = _connection_of(ref.id) or ref.id
             entry = result.setdefault(cid, {
                 "volumeID": parts[1] if len(parts) >= 2 else "", "refIDs": [], "state": "orphaned",
                 "mode": None, "device": None, "lastError": [0, ""],
@@ -452,6 +466,14 @@ class Attachments:
     @staticmethod
     def _answer(device: Device, ref_ids: list[str]) -> dict[str, Any]:
         return {**device.to_wire(), "refIDs": list(ref_ids)}
+
+
+def _connection_of(ref_id: str) -> str | None:
+    """The connection id of a ``volumes:<volume-id>:<connection-id>[:<n>]`` reference; None for any other."""
+    parts = ref_id.split(":")
+    if parts[0] + ":" != REF_PREFIX or len(parts) not in (3, 4):
+        return None
+    return parts[2]
 
 
 def _iscsi_target(share: ConnectionInfo, lun: int) -> tuple[str, int, str, int]:
