@@ -80,13 +80,28 @@ def share(tmp_path: Path) -> Path:
     return directory
 
 
-def test_file_and_block_attach_write_read_detach(agent_process: AgentProcess, share: Path) -> None:
-    backing = _volume(share, "volume-vol1")
+@pytest.mark.parametrize("kind", ["localfs", "posixfs-tmpfs"])
+def test_file_and_block_attach_write_read_detach(
+    agent_process: AgentProcess, share: Path, mount_root: Path, kind: str
+) -> None:
     data = os.urandom(MiB)
     with agent_process.client() as client:
-        as_file = client.volumes_attach("c-file", _localfs(share, "volume-vol1"))
+        if kind == "localfs":
+            conn_info = _localfs(share, "volume-vol1")
+        else:
+            # A plain reference on the tmpfs first, to put the volume file on it; released below.
+            client.acquire({"prep": TMPFS})
+            status = client.wait(["prep"], timeout=20)["prep"]
+            assert status["connected"], status
+            share = Path(status["path"])
+            conn_info = file_conn_info(parse_info(TMPFS), volume_id="vol1", name="volume-vol1",
+                                       volume_format="raw", access_mode="rw")
+        backing = _volume(share, "volume-vol1")
+        as_file = client.volumes_attach("c-file", conn_info)
         assert as_file == {"type": "file", "path": str(backing), "refIDs": ["volumes:vol1:c-file"]}
-        as_block = client.volumes_attach("c-block", _localfs(share, "volume-vol1"), device_type="block")
+        as_block = client.volumes_attach("c-block", conn_info, device_type="block")
+        if kind != "localfs":
+            client.release(["prep"])
         assert as_block["type"] == "block" and as_block["path"].startswith("/dev/loop")
         assert as_block["backingFile"] == str(backing)
         assert as_block["refIDs"] == ["volumes:vol1:c-block"]
@@ -107,6 +122,8 @@ def test_file_and_block_attach_write_read_detach(agent_process: AgentProcess, sh
         client.volumes_detach("c-file")
         assert client.volumes_list() == {}
         assert _volume_refs(client) == set()
+    if kind != "localfs":
+        eventually(lambda: not mounts_under(mount_root), timeout=15)  # after the grace period
 
 
 def test_two_volumes_on_one_share_share_one_mount(agent_process: AgentProcess, mount_root: Path) -> None:

@@ -278,7 +278,9 @@ class Attachments:
                 log.warning("detach of connection %s: %s", record.connection_id, exc.message)
                 raise
         self._release_and_forget(record)
-        log.info("volume %s detached from connection %s", record.volume_id, record.connection_id)
+        shown = json.loads(record.device).get("path") if record.device else None
+        log.info("volume %s detached from connection %s: %s", record.volume_id, record.connection_id,
+                 shown or "no device")
 
     # -- list and resize ----------------------------------------------------
 
