@@ -15,7 +15,10 @@ Targets (``shared_targets``, Cinder's name):
 Access: each connection binds its host's initiator *name* to the target
 (``initiator-name`` ACL; never an address ACL, since tgtd lets an initiator
 in when *either* list matches, and an address would open the target to every
-name). Names are claimed, not proven, by initiators: CHAP
+name). The ACL is the target's: with shared targets an initiator let in for
+one volume can address every LUN of the backend's target (as with Cinder's
+shared targets); ``shared_targets=False`` confines it to its volumes.
+Names are claimed, not proven, by initiators: CHAP
 (``use_chap_auth``) is what authenticates. With CHAP the backend has one
 account, ``"CHAP <user> <password>"`` in every volume's ``provider_auth``
 (encrypted by the persistence); the driver learns it from any volume record
