@@ -15,6 +15,7 @@ environment of the test's own tools, never on their command lines.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -394,9 +395,10 @@ def test_a_restarted_tgtd_gets_exports_acls_and_chap_back(tgtd: BareTgtd, tmp_pa
     assert libiscsi("iscsi-readcapacity16", a, HOST_A, password="Wrong0123456789xyz").returncode != 0
 
 
-def test_no_driver_call_puts_the_chap_password_on_a_command_line(
-    tgtd: BareTgtd, tmp_path: Path
+def test_no_driver_call_puts_the_chap_password_on_a_command_line_or_in_a_log(
+    tgtd: BareTgtd, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="storconn")
     with CmdlineWatch() as watch:
         driver = make_driver(tgtd, tmp_path, use_chap_auth=True, shared_targets=False)
         volume = new_volume(driver)
@@ -410,6 +412,8 @@ def test_no_driver_call_puts_the_chap_password_on_a_command_line(
     password = conn_info["data"]["auth_password"]
     assert seen, "the watcher saw no process at all"
     assert not watch.containing(password)
+    assert "exported volume" in caplog.text  # the driver did log
+    assert password not in caplog.text and password not in repr(driver)
 
 
 def test_a_connector_without_an_initiator_is_refused(tgtd: BareTgtd, tmp_path: Path) -> None:
@@ -476,3 +480,40 @@ def test_a_missing_tgtd_is_a_clear_setup_error(tmp_path: Path) -> None:
         driver.do_setup()
 
 
+
+
+def test_concurrent_exports_from_two_controllers_get_distinct_luns(
+    tgtd: BareTgtd, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Two drivers on one tgtd stand for two controller processes: their locks
+    # do not see each other, only tgtd's "already exists" does.
+    drivers = [make_driver(tgtd, tmp_path), make_driver(tgtd, tmp_path)]
+    volumes = [new_volume(drivers[0]) for _ in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: drivers[i % 2].create_export(volumes[i]), range(16)))
+    (target,) = TgtClient(tgtd.control).show_targets()
+    assert sorted(target.luns) == list(range(17))
+    for volume in volumes:
+        path = str(tmp_path / "share" / f"volume-{volume.id}")
+        assert target.lun_of(path) == volume.extra["target_lun"]
+
+
+def test_a_hung_tgtd_costs_one_timeout_and_a_clear_error(tgtd: BareTgtd, tmp_path: Path) -> None:
+    import time
+
+    from storconn.volumes.errors import BackendError
+
+    driver = make_driver(tgtd, tmp_path, tgt_timeout=0.5)
+    volume = new_volume(driver)
+    tgtd.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(BackendError, match="no answer within 0.5 s"):
+            driver.create_export(volume)
+        assert time.monotonic() - started < 3
+    finally:
+        tgtd.resume()
+    driver.create_export(volume)
+    assert volume.extra["target_lun"] == 1
