@@ -23,6 +23,10 @@ class Driver(Protocol):
     protocol: str
     """The conn_info ``driver_volume_type`` this driver hands out."""
 
+    acl_scope: str
+    """What one ACL entry lets an initiator reach: ``"backend"`` (one shared
+    target), ``"volume"`` (a target per volume) or ``"none"`` (no ACLs)."""
+
     def do_setup(self) -> None:
         """Reach the storage (mount the share through the local agent, check tgtd)."""
 
@@ -75,4 +79,7 @@ class Driver(Protocol):
         """
 
     def close(self) -> None:
-        """Let go of the storage (release the controller's share reference)."""
+        """Forget the storage for this process; the share stays held for the next one."""
+
+    def destroy(self) -> None:
+        """``Backend.destroy()``: also release the controller's reference on the share."""
