@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from storconn.connection import InvalidParameter
+from storconn.volumes.drivers import parse_share
 from storconn.volumes.drivers.iscsi import IscsiDriver, parse_provider_auth
 from storconn.volumes.drivers.tgt import TgtClient, TgtError, parse_show
 from storconn.volumes.errors import InvalidVolume
@@ -39,6 +40,7 @@ GIB = 2**30
 HOST_A = "iqn.2026-01.test.storconn:host-a"
 HOST_B = "iqn.2026-01.test.storconn:host-b"
 HOST_C = "iqn.2026-01.test.storconn:host-c"
+SHARE = parse_share("localfs:///srv/volumes")
 
 
 class DirFiles:
@@ -47,6 +49,7 @@ class DirFiles:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.closed = False
+        self.released = False
 
     def do_setup(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -54,7 +57,7 @@ class DirFiles:
     def path_of(self, name: str) -> Path:
         return self.root / name
 
-    def create(self, name: str, size_gib: int, fmt: str) -> None:
+    def create(self, name: str, size_gib: int, fmt: str = "raw") -> None:
         assert fmt == "raw"
         with self.path_of(name).open("wb") as f:
             f.truncate(size_gib * GIB)
@@ -62,20 +65,22 @@ class DirFiles:
     def delete(self, name: str) -> None:
         self.path_of(name).unlink(missing_ok=True)
 
-    def extend(self, name: str, size_gib: int) -> None:
+    def extend(self, name: str, size_gib: int, fmt: str = "raw") -> None:
         os.truncate(self.path_of(name), size_gib * GIB)
 
-    def clone(self, src_name: str, dst_name: str) -> None:
-        subprocess.run(["cp", "--sparse=always", str(self.path_of(src_name)),
-                        str(self.path_of(dst_name))], check=True, timeout=60)
+    def clone(self, source: str, target: str) -> str:
+        subprocess.run(["cp", "--sparse=always", str(self.path_of(source)),
+                        str(self.path_of(target))], check=True, timeout=60)
+        return "copy"
 
     def stats(self) -> dict[str, Any]:
         st = os.statvfs(self.root)
         return {"total_capacity_gb": st.f_blocks * st.f_frsize / GIB,
                 "free_capacity_gb": st.f_bavail * st.f_frsize / GIB}
 
-    def close(self) -> None:
+    def close(self, *, release: bool = False) -> None:
         self.closed = True
+        self.released = release
 
 
 @pytest.fixture
@@ -91,14 +96,15 @@ def tgtd(tmp_path: Path) -> Iterator[BareTgtd]:
 
 def make_driver(tgtd: BareTgtd, tmp_path: Path, **config: Any) -> IscsiDriver:
     settings: dict[str, Any] = {
-        "volume_backend_name": "gl1",
-        "share": {"type": "localfs", "params": {"path": str(tmp_path / "share")}},
         "target_port": tgtd.port,
         "tgt_control_port": tgtd.control,
         "target_prefix": "iqn.2026-01.test.storconn:",
     }
     settings.update(config)
-    driver = IscsiDriver(settings, files=DirFiles(tmp_path / "share"))
+    driver = IscsiDriver(
+        "gl1", parse_share(f"localfs://{tmp_path / 'share'}"), None,
+        files=DirFiles(tmp_path / "share"), **settings,
+    )
     driver.do_setup()
     return driver
 
@@ -455,15 +461,21 @@ def test_snapshots_and_clones_are_files_beside_the_volume(tgtd: BareTgtd, tmp_pa
     ("use_chap", True),
 ])
 def test_bad_configuration_names_the_key(tmp_path: Path, key: str, value: Any) -> None:
-    settings = {"volume_backend_name": "gl1", "share": "localfs:///srv", key: value}
     with pytest.raises(InvalidParameter) as caught:
-        IscsiDriver(settings, files=DirFiles(tmp_path))
+        IscsiDriver("gl1", SHARE, None, files=DirFiles(tmp_path), **{key: value})
     assert caught.value.field == key
 
 
+def test_a_share_that_cannot_hold_files_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        IscsiDriver("gl1", parse_share("iscsi://127.0.0.1/iqn.2026-01.test:t"), None,
+                    files=DirFiles(tmp_path))
+    assert caught.value.field == "share"
+
+
 def test_a_backend_name_tgtd_cannot_take_gets_a_distinct_target_name(tmp_path: Path) -> None:
-    names = {IscsiDriver({"volume_backend_name": name, "share": "x"}, files=DirFiles(tmp_path))
-             .backend_slug for name in ("lvm_1", "lvm-1", "LVM_1")}
+    names = {IscsiDriver(name, SHARE, None, files=DirFiles(tmp_path)).backend_slug
+             for name in ("lvm_1", "lvm-1", "LVM_1")}
     assert len(names) == 3 and "lvm-1" in names
     assert all(all(c.isalnum() or c in ".-" for c in name) for name in names)
 
@@ -472,9 +484,8 @@ def test_a_missing_tgtd_is_a_clear_setup_error(tmp_path: Path) -> None:
     from storconn.volumes.errors import BackendError
 
     driver = IscsiDriver(
-        {"volume_backend_name": "gl1", "share": "x", "tgt_control_port": 31999},
-        files=DirFiles(tmp_path / "share"),
-        tgt=TgtClient(31999, socket_dir=tmp_path),
+        "gl1", SHARE, None, tgt_control_port=31999,
+        files=DirFiles(tmp_path / "share"), tgt=TgtClient(31999, socket_dir=tmp_path),
     )
     with pytest.raises(BackendError, match="start tgtd"):
         driver.do_setup()

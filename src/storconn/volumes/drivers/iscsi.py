@@ -43,24 +43,25 @@ same on the same tgtd is handled by retrying on tgtd's "already exists".
 from __future__ import annotations
 
 import hashlib
-import importlib
 import ipaddress
 import logging
 import re
 import secrets
 import string
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from storconn.agent.client import AgentClient
-from storconn.connection import InvalidParameter
-from storconn.connection.volume_shapes import check_volume_id, iscsi_conn_info
+from storconn.connection import ConnectionInfo, InvalidParameter
+from storconn.connection.volume_shapes import FILE_PROTOCOLS, check_volume_id, iscsi_conn_info
 
 from ..errors import BackendError, InvalidVolume
 from ..records import SnapshotRecord, VolumeRecord
+from .files import FileStore
 from .tgt import (
     DEFAULT_TIMEOUT,
     TgtClient,
@@ -80,22 +81,25 @@ _PREFIX = re.compile(r"(?:iqn|eui|naa)\.[a-z0-9.:-]{0,150}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 _PASSWORD_LENGTH = 20  # within what every common initiator takes (12-16 minimum, <= 255)
-_ATTEMPTS = 5  # retries when another process took the tid or LUN we picked
+# Retries when another process took the tid or LUN picked, with a random
+# pause so two controllers exporting at once stop picking the same number.
+_ATTEMPTS = 40
+_BACKOFF = 0.005
 # Keys the Backend reads itself; the driver accepts them without using them.
 _BACKEND_KEYS = frozenset({"volume_driver", "device_type", "target_protocol", "target_helper"})
 
 
 class VolumeFiles(Protocol):
-    """The files a volume lives in (``FileStore`` of ``drivers/files.py``)."""
+    """The files volumes live in: what the driver uses of ``files.FileStore``."""
 
     def do_setup(self) -> None: ...
-    def path_of(self, name: str) -> Path: ...
-    def create(self, name: str, size_gib: int, fmt: str) -> None: ...
-    def delete(self, name: str) -> None: ...
-    def extend(self, name: str, size_gib: int) -> None: ...
-    def clone(self, src_name: str, dst_name: str) -> None: ...
+    def path_of(self, name: str, /) -> Path: ...
+    def create(self, name: str, size_gib: int, fmt: str = "raw", /) -> None: ...
+    def delete(self, name: str, /) -> None: ...
+    def extend(self, name: str, size_gib: int, fmt: str = "raw", /) -> None: ...
+    def clone(self, source: str, target: str, /) -> str: ...
     def stats(self) -> dict[str, Any]: ...
-    def close(self) -> None: ...
+    def close(self, *, release: bool = False) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,22 +169,32 @@ class IscsiDriver:
 
     def __init__(
         self,
-        config: Mapping[str, Any],
+        backend_name: str,
+        share: ConnectionInfo,
+        agent: AgentClient | None,
         *,
-        agent_client: AgentClient | None = None,
-        ref_id: str | None = None,
         files: VolumeFiles | None = None,
         tgt: TgtClient | None = None,
+        **options: Any,
     ) -> None:
-        """Check ``config``; ``files``/``tgt`` replace the FileStore and tgtd client (tests)."""
-        self.config = IscsiConfig.from_mapping(config)
+        """Check the options (Cinder's names, see ``IscsiConfig``); InvalidParameter names a bad one.
+
+        ``files`` and ``tgt`` replace the FileStore and the tgtd client (tests).
+        """
+        share_type = getattr(share, "type", None)
+        if share_type not in FILE_PROTOCOLS:
+            raise InvalidParameter("share", f"a {share_type} connection cannot hold volume files")
+        self.config = IscsiConfig.from_mapping(
+            {**options, "volume_backend_name": backend_name, "share": share}
+        )
         self.backend_slug = _slug(self.config.volume_backend_name)
+        # What one ACL entry opens (the Backend decides when an initiator is done).
+        self.acl_scope = "backend" if self.config.shared_targets else "volume"
         self._tgt = tgt or TgtClient(self.config.tgt_control_port, timeout=self.config.tgt_timeout)
         if files is None:
-            files = _file_store(
-                self.config.share, agent_client,
-                ref_id or f"volumes-backend:{self.config.volume_backend_name}",
-            )
+            if agent is None:
+                raise InvalidParameter("agent", "the iscsi driver needs the local agent for its share")
+            files = FileStore(share, agent, f"volumes-backend:{backend_name}")
         self._files = files
         self._lock = threading.RLock()
         self._chap: tuple[str, str] | None = None
@@ -214,7 +228,16 @@ class IscsiDriver:
         return stats
 
     def close(self) -> None:
+        """Forget the share in this process; it stays held for the next one."""
         self._files.close()
+
+    def destroy(self) -> None:
+        """``Backend.destroy()``: also release the controller's reference on the share.
+
+        The backend's target stays in tgtd: the volumes on it stay exported
+        for their connections.
+        """
+        self._files.close(release=True)
 
     # -- storage ---------------------------------------------------------------------
 
@@ -228,7 +251,7 @@ class IscsiDriver:
     def create_cloned_volume(self, volume: VolumeRecord, source: VolumeRecord) -> None:
         name = self._name(volume)
         self._check_format(volume)
-        self._files.clone(self._name(source), name)
+        volume.extra["copy"] = self._files.clone(self._name(source), name)
         if volume.size > source.size:
             self._files.extend(name, volume.size)
         volume.provider_location = name
@@ -237,7 +260,7 @@ class IscsiDriver:
     def create_volume_from_snapshot(self, volume: VolumeRecord, snapshot: SnapshotRecord) -> None:
         name = self._name(volume)
         self._check_format(volume)
-        self._files.clone(_snapshot_name(snapshot), name)
+        volume.extra["copy"] = self._files.clone(_snapshot_name(snapshot), name)
         if volume.size > snapshot.volume_size:
             self._files.extend(name, volume.size)
         volume.provider_location = name
@@ -308,7 +331,9 @@ class IscsiDriver:
                         self._tgt.new_lun(target.tid, lun, path)
                     except TgtError as exc:
                         if exc.err in (TgtErr.LUN_EXIST, TgtErr.NO_TARGET):
-                            continue  # another process took it, or removed the target: look again
+                            # another process took it, or removed the target: look again
+                            _pause()
+                            continue
                         raise
                     log.info("exported volume %s as %s LUN %d", volume.id, iqn, lun)
                 volume.extra["target_iqn"] = iqn
@@ -437,7 +462,8 @@ class IscsiDriver:
                 self._tgt.new_target(tid, iqn)
             except TgtError as exc:
                 if exc.err == TgtErr.TARGET_EXIST:
-                    continue  # the tid (or the name) was taken meanwhile: look again
+                    _pause()  # the tid (or the name) was taken meanwhile: look again
+                    continue
                 raise
             log.info("created target %s (tid %d)", iqn, tid)
             return TgtTarget(tid, iqn)
@@ -515,6 +541,10 @@ def parse_provider_auth(text: str, volume_id: str = "") -> tuple[str, str]:
     return parts[1], parts[2]
 
 
+def _pause() -> None:
+    time.sleep(_BACKOFF * (1 + secrets.randbelow(8)))
+
+
 def _snapshot_name(snapshot: SnapshotRecord) -> str:
     return snapshot.provider_location or f"snapshot-{check_volume_id(snapshot.id, 'snapshot.id')}"
 
@@ -544,13 +574,6 @@ def _slug(name: str) -> str:
 
 def _portal(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
-def _file_store(share: object, agent_client: AgentClient | None, ref_id: str) -> VolumeFiles:
-    # Imported late: files.py is the file driver's module; this keeps the
-    # dependency one-way at import time and the iscsi driver importable alone.
-    module = importlib.import_module("storconn.volumes.drivers.files")
-    return cast(VolumeFiles, module.FileStore(share, agent_client, ref_id))
 
 
 def _ip(value: object, field: str) -> str:
