@@ -528,3 +528,63 @@ def test_a_hung_tgtd_costs_one_timeout_and_a_clear_error(tgtd: BareTgtd, tmp_pat
         tgtd.resume()
     driver.create_export(volume)
     assert volume.extra["target_lun"] == 1
+
+
+# -- through the public API (the Backend owns the lifecycle) -------------------------------
+
+
+def iscsi_backend(library: Any, tgtd: BareTgtd, name: str = "isc", **config: Any) -> Any:
+    return library.backend(
+        name, volume_driver="iscsi", target_port=tgtd.port, tgt_control_port=tgtd.control,
+        target_prefix="iqn.2026-01.test.storconn:", **config,
+    )
+
+
+def test_the_export_lives_exactly_as_long_as_its_last_connection(
+    library: Any, tgtd: BareTgtd
+) -> None:
+    backend = iscsi_backend(library, tgtd, use_chap_auth=True)
+    volume = backend.create_volume(size=1, multiattach=True)
+    on_a = volume.connect({"initiator": HOST_A, "host": "a"}, attached_host="a")
+    on_b = volume.connect({"initiator": HOST_B, "host": "b"}, attached_host="b")
+    assert capacity(on_a.conn_info, HOST_A) == GIB
+    assert capacity(on_b.conn_info, HOST_B) == GIB
+    volume.extend(2)
+    assert capacity(on_a.conn_info, HOST_A) == 2 * GIB
+
+    on_a.disconnect()
+    # A's ACL went with its last connection; the export stays for B.
+    assert libiscsi("iscsi-readcapacity16", on_b.conn_info, HOST_A).returncode != 0
+    assert capacity(on_b.conn_info, HOST_B) == 2 * GIB
+
+    conn_info = on_b.conn_info
+    on_b.disconnect()
+    assert libiscsi("iscsi-readcapacity16", conn_info, HOST_B).returncode != 0
+    (target,) = TgtClient(tgtd.control).show_targets()
+    assert sorted(target.luns) == [0] and target.acl_names == []
+    volume.delete()
+
+
+def test_an_initiator_keeps_its_acl_while_it_has_another_volume_on_the_target(
+    library: Any, tgtd: BareTgtd
+) -> None:
+    backend = iscsi_backend(library, tgtd)
+    first, second = backend.create_volume(size=1), backend.create_volume(size=2)
+    one = first.connect({"initiator": HOST_A}, attached_host="a")
+    two = second.connect({"initiator": HOST_A}, attached_host="a")
+    one.disconnect()
+    assert capacity(two.conn_info, HOST_A) == 2 * GIB
+    two.disconnect()
+    (target,) = TgtClient(tgtd.control).show_targets()
+    assert target.acl_names == []
+
+
+def test_a_connector_without_an_initiator_changes_nothing(library: Any, tgtd: BareTgtd) -> None:
+    backend = iscsi_backend(library, tgtd)
+    volume = backend.create_volume(size=1)
+    with pytest.raises(InvalidParameter) as caught:
+        volume.connect({"host": "a"}, attached_host="a")
+    assert caught.value.field == "connector_info.initiator"
+    assert volume.connections == []
+    for target in TgtClient(tgtd.control).show_targets():
+        assert sorted(target.luns) == [0] and target.acl_names == []

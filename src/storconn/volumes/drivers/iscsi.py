@@ -399,10 +399,17 @@ class IscsiDriver:
     def terminate_connection(
         self, volume: VolumeRecord, connector: dict[str, Any], *, initiator_done: bool
     ) -> None:
-        """With ``initiator_done``, remove the initiator's ACL from the target. Idempotent."""
+        """With ``initiator_done``, remove the initiator's ACL from the target. Idempotent.
+
+        A connector without a valid initiator name never had an ACL (its
+        ``initialize_connection`` was refused), so there is nothing to undo.
+        """
         if not initiator_done:
             return
-        initiator = _initiator(connector)
+        try:
+            initiator = _initiator(connector)
+        except InvalidParameter:
+            return
         iqn = self._iqn(volume)
         with self._lock:
             target = self._find_target(iqn)
