@@ -455,44 +455,6 @@ def test_snapshots_and_clones_are_files_beside_the_volume(tgtd: BareTgtd, tmp_pa
     assert not (tmp_path / "share" / f"snapshot-{snapshot.id}").exists()
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("target_port", 0), ("target_ip_address", "not-an-ip"), ("target_prefix", "bad prefix"),
-    ("tgt_control_port", 40000), ("shared_targets", "maybe"), ("volume_format", "qcow2"),
-    ("use_chap", True),
-])
-def test_bad_configuration_names_the_key(tmp_path: Path, key: str, value: Any) -> None:
-    with pytest.raises(InvalidParameter) as caught:
-        IscsiDriver("gl1", SHARE, None, files=DirFiles(tmp_path), **{key: value})
-    assert caught.value.field == key
-
-
-def test_a_share_that_cannot_hold_files_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidParameter) as caught:
-        IscsiDriver("gl1", parse_share("iscsi://127.0.0.1/iqn.2026-01.test:t"), None,
-                    files=DirFiles(tmp_path))
-    assert caught.value.field == "share"
-
-
-def test_a_backend_name_tgtd_cannot_take_gets_a_distinct_target_name(tmp_path: Path) -> None:
-    names = {IscsiDriver(name, SHARE, None, files=DirFiles(tmp_path)).backend_slug
-             for name in ("lvm_1", "lvm-1", "LVM_1")}
-    assert len(names) == 3 and "lvm-1" in names
-    assert all(all(c.isalnum() or c in ".-" for c in name) for name in names)
-
-
-def test_a_missing_tgtd_is_a_clear_setup_error(tmp_path: Path) -> None:
-    from storconn.volumes.errors import BackendError
-
-    driver = IscsiDriver(
-        "gl1", SHARE, None, tgt_control_port=31999,
-        files=DirFiles(tmp_path / "share"), tgt=TgtClient(31999, socket_dir=tmp_path),
-    )
-    with pytest.raises(BackendError, match="start tgtd"):
-        driver.do_setup()
-
-
-
-
 def test_concurrent_exports_from_two_controllers_get_distinct_luns(
     tgtd: BareTgtd, tmp_path: Path
 ) -> None:

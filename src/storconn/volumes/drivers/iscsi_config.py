@@ -10,7 +10,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from storconn.connection import InvalidParameter
@@ -31,7 +31,7 @@ class IscsiConfig:
     """The driver's configuration, checked; Cinder's key names."""
 
     volume_backend_name: str
-    share: object
+    share: object = field(repr=False)  # may hold the share's credentials
     target_ip_address: str = "127.0.0.1"
     target_port: int = 3260
     target_secondary_ip_addresses: tuple[str, ...] = ()
