@@ -391,7 +391,9 @@ def test_a_restarted_tgtd_gets_exports_acls_and_chap_back(tgtd: BareTgtd, tmp_pa
     # A new controller process: it knows only the stored records.
     rebuilt = make_driver(tgtd, tmp_path, use_chap_auth=True)
     stored = [v.copy() for v in (second, first)]
+    assert rebuilt.missing_exports(stored) == [second.id, first.id]
     rebuilt.ensure_exports(stored, {first.id: [HOST_A], second.id: [HOST_B]})
+    assert rebuilt.missing_exports(stored) == []
 
     assert capacity(a, HOST_A) == GIB
     assert capacity(b, HOST_B) == 2 * GIB

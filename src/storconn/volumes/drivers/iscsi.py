@@ -303,21 +303,7 @@ class IscsiDriver:
         """
         if access_mode not in ("rw", "ro"):
             raise InvalidParameter("access_mode", "must be 'rw' or 'ro'")
-        initiator = _initiator(connector)
-        name = self._name(volume)
-        path = str(self._files.path_of(name))
-        iqn = self._iqn(volume)
-        with self._lock:
-            target = self._find_target(iqn)
-            if target is None or target.lun_of(path) is None:
-                self.create_export(volume)
-                target = self._find_target(iqn)
-            lun = target.lun_of(path) if target is not None else None
-            if target is None or lun is None:
-                raise BackendError(f"volume {volume.id} is not exported by tgtd")
-            if initiator not in target.acl_names:
-                self._ignore(self._tgt.bind_initiator, target.tid, initiator,
-                             ok=(TgtErr.ACL_EXIST,))
+        iqn, lun = self._let_in(volume, _initiator(connector))
         chap = self._auth_of(volume) if self.config.use_chap_auth else None
         portals = self.config.portals(bool(connector.get("multipath")))
         return iscsi_conn_info(
@@ -361,16 +347,49 @@ class IscsiDriver:
             try:
                 self.create_export(volume)
                 for initiator in initiators.get(volume.id, []):
-                    self.initialize_connection(
-                        volume, {"initiator": initiator}, access_mode="rw"
-                    )
+                    self._let_in(volume, check_initiator_name(initiator, "initiators"))
             except (BackendError, InvalidParameter) as exc:
                 log.error("could not rebuild the export of volume %s: %s", volume.id, exc)
                 failed.append(volume.id)
         if failed:
             raise BackendError(f"could not rebuild the exports of volumes {', '.join(failed)}")
 
+    def missing_exports(self, exported: list[VolumeRecord]) -> list[str]:
+        """The ids of ``exported`` volumes whose LUN tgtd lacks (it restarted): one show.
+
+        A Backend calls ``ensure_exports`` when this is not empty; with tgtd
+        down every volume is missing.
+        """
+        try:
+            targets = {t.iqn: t for t in self._tgt.show_targets()}
+        except TgtUnavailable:
+            return [volume.id for volume in exported]
+        missing = []
+        for volume in exported:
+            target = targets.get(self._iqn(volume))
+            path = str(self._files.path_of(self._name(volume)))
+            if target is None or target.lun_of(path) is None:
+                missing.append(volume.id)
+        return missing
+
     # -- helpers -----------------------------------------------------------------------------
+
+    def _let_in(self, volume: VolumeRecord, initiator: str) -> tuple[str, int]:
+        """Bind ``initiator`` to the volume's target (exporting first if needed); (iqn, lun)."""
+        path = str(self._files.path_of(self._name(volume)))
+        iqn = self._iqn(volume)
+        with self._lock:
+            target = self._find_target(iqn)
+            if target is None or target.lun_of(path) is None:
+                self.create_export(volume)
+                target = self._find_target(iqn)
+            lun = target.lun_of(path) if target is not None else None
+            if target is None or lun is None:
+                raise BackendError(f"volume {volume.id} is not exported by tgtd")
+            if initiator not in target.acl_names:
+                self._ignore(self._tgt.bind_initiator, target.tid, initiator,
+                             ok=(TgtErr.ACL_EXIST,))
+        return iqn, lun
 
     def _name(self, volume: VolumeRecord) -> str:
         return f"volume-{check_volume_id(volume.id, 'volume.id')}"
