@@ -154,6 +154,7 @@ class IscsiDriver:
             vendor_name="storconn",
             driver_version="1.0",
             shared_targets=self.config.shared_targets,
+            thin_provisioning_support=True,
             multiattach=True,
         )
         return stats
@@ -285,7 +286,8 @@ class IscsiDriver:
             if lun is not None:
                 self._ignore(self._tgt.delete_lun, target.tid, lun, ok=(TgtErr.NO_LUN,))
                 log.info("removed the export of volume %s (%s LUN %d)", volume.id, iqn, lun)
-            if not self.config.shared_targets:
+            others = [n for n in target.luns if n not in (0, lun)]
+            if not self.config.shared_targets and not others:
                 # The target held only this volume; what sessions remain have no LUN to use.
                 self._ignore(self._tgt.delete_target, target.tid, force=True,
                              ok=(TgtErr.NO_TARGET,))
