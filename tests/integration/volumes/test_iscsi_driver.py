@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -552,3 +553,59 @@ def test_a_connector_without_an_initiator_changes_nothing(library: Any, tgtd: Ba
     assert volume.connections == []
     for target in TgtClient(tgtd.control).show_targets():
         assert sorted(target.luns) == [0] and target.acl_names == []
+
+
+def write_test(conn_info: dict[str, Any], initiator: str) -> subprocess.CompletedProcess[str]:
+    """libiscsi's WRITE(10) test: it writes 0xa6 blocks at the LUN's start and end (destructive)."""
+    data = conn_info["data"]
+    env = {"PATH": os.environ["PATH"]}
+    if data.get("auth_method") == "CHAP":
+        env["LIBISCSI_CHAP_USERNAME"] = data["auth_username"]
+        env["LIBISCSI_CHAP_PASSWORD"] = data["auth_password"]
+    url = f"iscsi://{data['target_portal']}/{data['target_iqn']}/{data['target_lun']}"
+    return subprocess.run(
+        ["iscsi-test-cu", "--dataloss", "--silent", "-i", initiator, "-t", "ALL.Write10.Simple",
+         url], capture_output=True, text=True, timeout=120, check=False, env=env,
+    )
+
+
+def first_bytes(path: Path, size: int = 512) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
+
+
+def test_data_written_through_the_export_lands_in_that_volumes_file(
+    tgtd: BareTgtd, tmp_path: Path
+) -> None:
+    if shutil.which("iscsi-test-cu") is None:
+        pytest.skip("needs iscsi-test-cu (libiscsi-bin)")
+    driver = make_driver(tgtd, tmp_path, use_chap_auth=True)
+    untouched, written = new_volume(driver), new_volume(driver)
+    for volume in (untouched, written):
+        driver.create_export(volume)
+    driver.initialize_connection(untouched, {"initiator": HOST_A}, access_mode="rw")
+    conn_info = driver.initialize_connection(written, {"initiator": HOST_A}, access_mode="rw")
+    assert conn_info["data"]["target_lun"] == 2
+
+    done = write_test(conn_info, HOST_A)
+    assert done.returncode == 0, done.stdout + done.stderr
+    share = tmp_path / "share"
+    assert first_bytes(share / f"volume-{written.id}") == b"\xa6" * 512
+    assert first_bytes(share / f"volume-{untouched.id}") == b"\0" * 512
+
+
+def test_a_read_only_lun_takes_no_write(tgtd: BareTgtd, tmp_path: Path) -> None:
+    if shutil.which("iscsi-test-cu") is None:
+        pytest.skip("needs iscsi-test-cu (libiscsi-bin)")
+    client = TgtClient(tgtd.control)
+    image = tmp_path / "ro.img"
+    with image.open("wb") as f:
+        f.truncate(16 * 2**20)
+    client.new_target(1, "iqn.2026-01.test.storconn:ro")
+    client.new_lun(1, 1, str(image), readonly=True)
+    client.bind_initiator(1, HOST_A)
+    info = {"data": {"target_portal": tgtd.portal, "target_iqn": "iqn.2026-01.test.storconn:ro",
+                     "target_lun": 1}}
+    assert capacity(info, HOST_A) == 16 * 2**20  # readable
+    write_test(info, HOST_A)
+    assert first_bytes(image, 16 * 2**20) == b"\0" * 16 * 2**20
