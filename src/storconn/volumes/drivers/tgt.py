@@ -320,7 +320,12 @@ def _receive(sock: socket.socket, size: int, deadline: float) -> bytes:
         sock.settimeout(remaining)
         chunk = sock.recv(min(left, 1 << 20))
         if not chunk:
-            raise ConnectionError(errno.ECONNRESET, "tgtd closed the socket before answering")
+            # tgtd hangs up on a client of another user (SO_PEERCRED) and while stopping.
+            raise ConnectionError(
+                errno.ECONNRESET,
+                "tgtd hung up without answering (it does for a client that is not its own "
+                "user, and while it stops)",
+            )
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
