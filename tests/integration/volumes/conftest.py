@@ -81,3 +81,20 @@ def library(volumes_agent: AgentProcess, tmp_path: Path) -> Iterator[Library]:
         client.release(refs)
     client.close()
     _reset(volumes_agent, {"storage": "memory"})
+
+
+@pytest.fixture
+def node_agent(tmp_path: Path) -> Iterator[AgentProcess]:
+    """A second agent: the node of the remote flows, with its own state and mount root."""
+    (tmp_path / "node").mkdir()
+    mount_root = tmp_path / "node" / "mnt"
+    mount_root.mkdir()
+    agent = AgentProcess(tmp_path / "node" / "state", mount_root)
+    agent.start()
+    yield agent
+    client = agent.client()
+    for connection_id in client.call("Volumes.list", {}):
+        client.call("Volumes.detach", {"connectionID": connection_id})
+    agent.stop()
+    unmount_all_under(mount_root)
+    subprocess.run(["chattr", "-R", "-i", str(mount_root)], check=False, capture_output=True, timeout=30)

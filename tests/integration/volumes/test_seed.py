@@ -16,14 +16,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 import storconn.volumes as cl
 from tests.peers.agent import AgentProcess
-from tests.peers.mounts import unmount_all_under
 
 from .conftest import Library
 
@@ -114,23 +111,6 @@ def test_local_attach(library: Library) -> None:
     assert data == b"*" * 100
     assert vol.connections == []
     assert library.agent.client().call("Volumes.list", {}) == {}
-
-
-@pytest.fixture
-def node_agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    """A second agent: the node of the remote flows, with its own state and mount root."""
-    (tmp_path / "node").mkdir()
-    mount_root = tmp_path / "node" / "mnt"
-    mount_root.mkdir()
-    agent = AgentProcess(tmp_path / "node" / "state", mount_root)
-    agent.start()
-    yield agent
-    client = agent.client()
-    for connection_id in client.call("Volumes.list", {}):
-        client.call("Volumes.detach", {"connectionID": connection_id})
-    agent.stop()
-    unmount_all_under(mount_root)
-    subprocess.run(["chattr", "-R", "-i", str(mount_root)], check=False, capture_output=True, timeout=30)
 
 
 def _process(code: str, variables: dict[str, object], agent: AgentProcess) -> str:
