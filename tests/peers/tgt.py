@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,8 +276,6 @@ class BareTgtd(Daemon):
         return self.tgtadm("--mode", "system", "--op", "show", check=False).returncode == 0
 
     def _portal_answers(self) -> bool:
-        import socket
-
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 return True
