@@ -18,6 +18,8 @@ import storconn.volumes as cl
 from storconn.volumes import agent_link
 from tests.peers.agent import AgentProcess, is_root
 from tests.peers.mounts import unmount_all_under
+from tests.peers.tgt import BareTgtd
+from tests.peers.tgt import available as tgt_available
 
 
 @dataclass
@@ -98,3 +100,15 @@ def node_agent(tmp_path: Path) -> Iterator[AgentProcess]:
     agent.stop()
     unmount_all_under(mount_root)
     subprocess.run(["chattr", "-R", "-i", str(mount_root)], check=False, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def tgtd(tmp_path: Path) -> Iterator[BareTgtd]:
+    """A tgtd of the test's own (free portal and control ports), with no targets."""
+    reason = tgt_available()
+    if reason:
+        pytest.skip(reason)
+    server = BareTgtd(tmp_path / "tgt")
+    server.start()
+    yield server
+    server.stop()

@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from storconn.volumes.errors import InvalidVolume
 from storconn.volumes.records import SnapshotRecord, VolumeRecord
 from tests.conftest import needs_root
 from tests.integration.test_secrets_cmdline import CmdlineWatch
-from tests.peers.tgt import BareTgtd, available
+from tests.peers.tgt import BareTgtd
 
 pytestmark = needs_root
 
@@ -82,17 +81,6 @@ class DirFiles:
     def close(self, *, release: bool = False) -> None:
         self.closed = True
         self.released = release
-
-
-@pytest.fixture
-def tgtd(tmp_path: Path) -> Iterator[BareTgtd]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    server = BareTgtd(tmp_path / "tgt")
-    server.start()
-    yield server
-    server.stop()
 
 
 def make_driver(tgtd: BareTgtd, tmp_path: Path, **config: Any) -> IscsiDriver:
