@@ -49,7 +49,10 @@ def run(work: Workspace) -> list[Row]:
         return [skipped(NAME, "s", TARGET, "needs tgtadm (apt-get install tgt)")]
     import storconn.volumes as cl
 
-    server = tgt.TgtServer(work.dir("tgt"))
+    bare_tgtd = getattr(tgt, "BareTgtd", None)
+    if bare_tgtd is None:
+        return [skipped(NAME, "s", TARGET, "needs tests/peers/tgt.BareTgtd (issue 8 part 4, not merged yet)")]
+    server = bare_tgtd(work.dir("tgt"))
     process = work.agent()
     library_times: list[float] = []
     raw_times: list[float] = []
@@ -66,12 +69,17 @@ def run(work: Workspace) -> list[Row]:
             shared_targets=True,
         )
         volumes = [backend.create_volume(size=1) for _ in range(COUNT)]
-        files = [Path(backend.driver._files.path_of(v.provider_location)) for v in volumes]
+        files = [work.root / "luns" / str(v.provider_location) for v in volumes]
         connector = cl.get_connector_properties(initiator=INITIATOR)
         raw = _RawTgt(server.control)
         raw("--mode", "target", "--op", "new", "--tid", str(RAW_TID), "--targetname", RAW_IQN)
-        # Warm-up, untimed: the backend's shared target is made by its first export.
-        volumes[0].connect(connector).disconnect()
+        # Warm-up, untimed: the backend's shared target is made by its first export. It also
+        # checks once that a connect really exports (the LUN and the ACL entry are in tgtd).
+        connection = volumes[0].connect(connector)
+        shown = raw("--mode", "target", "--op", "show")
+        if str(files[0]) not in shown or INITIATOR not in shown:
+            raise RuntimeError(f"after connect, tgtd does not show the LUN and the ACL:\n{shown}")
+        connection.disconnect()
         raw.cycle(1, files[0])
 
         def library_round() -> float:
