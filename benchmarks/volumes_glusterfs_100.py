@@ -254,12 +254,9 @@ def _row(name: str, sc: Split, ob: Split, target: float, rounds: int, *, warm: b
     limit = statistics.median(ob.rounds)
     brick_calls = sum(len(ob.calls[c]) for c in ("connect", "disconnect"))
     failed = sum(ob.errors.values())
-    failures = (
-        f"os-brick: {failed} of {brick_calls} calls failed ({', '.join(f'{k} ×{v}' for k, v in ob.errors.items())}), "
-        f"up to {ob.peak_mounts} mounts stacked"
-        if failed or ob.peak_mounts > 1
-        else f"os-brick: no call failed, {ob.peak_mounts} mount"
-    )
+    kinds = f" ({', '.join(f'{k} ×{v}' for k, v in ob.errors.items())})" if failed else ""
+    stacked = f"up to {ob.peak_mounts} mounts stacked" if ob.peak_mounts > 1 else f"{ob.peak_mounts} mount"
+    failures = f"os-brick: {failed} of {brick_calls} calls failed{kinds}, {stacked}"
     note = (
         f"medians of {rounds} interleaved rounds of {COUNT} volumes on {THREADS} threads; "
         f"storconn ms per call: connect {sc.median_ms('connect'):.3g}, attach {sc.median_ms('attach'):.3g}, "
