@@ -27,13 +27,20 @@ from .timing import wait_until
 from .workspace import Workspace
 
 __all__ = [
-    "MountWatch",
     "Mount",
+    "MountWatch",
     "agent_volumes_problem",
+    "db_persistence_problem",
+    "gluster_problem",
+    "gluster_share",
+    "library_problem",
     "mounts",
+    "reset_library",
+    "run_threads",
     "skipped",
     "unmount_stacked",
     "use_library",
+    "wait_unmounted",
 ]
 
 # JSON-RPC "method not found": the agent predates the Volumes.* verbs.
@@ -42,7 +49,7 @@ COMMAND_TIMEOUT = 30.0
 
 
 def skipped(name: str, unit: str, target: float | None, reason: str) -> Row:
-    print(f"  skipped: {reason}")
+    """A row that could not run here; the suite prints it with its reason."""
     return Row(name, None, None, unit, target=target, skipped=reason)
 
 
@@ -78,12 +85,8 @@ def db_persistence_problem() -> str | None:
 def use_library(agent_url: str, token_file: Path, persistence: dict[str, Any] | None = None) -> None:
     """Forget every backend of this process and point the library at this agent and persistence."""
     import storconn.volumes as cl
-    from storconn.volumes import agent_link
 
-    for backend in list(cl.Backend.backends.values()):
-        backend.driver.close()
-    cl.Backend.backends.clear()
-    agent_link.close_all()
+    _forget_backends()
     cl.setup(
         persistence_config=persistence or {"storage": "memory"},
         agent_url=agent_url,
@@ -96,12 +99,20 @@ def reset_library() -> None:
     import storconn.volumes as cl
     from storconn.volumes import agent_link
 
+    _forget_backends()
+    cl.setup(persistence_config={"storage": "memory"})
+    agent_link.configure(None, None)
+
+
+def _forget_backends() -> None:
+    # cinderlib keeps backends per process; a benchmark's must not leak into the next one.
+    import storconn.volumes as cl
+    from storconn.volumes import agent_link
+
     for backend in list(cl.Backend.backends.values()):
         backend.driver.close()
     cl.Backend.backends.clear()
     agent_link.close_all()
-    cl.setup(persistence_config={"storage": "memory"})
-    agent_link.configure(None, None)
 
 
 # -- mounts ------------------------------------------------------------------
@@ -214,12 +225,6 @@ def _kill_fuse_clients(root: Path) -> None:
     from . import outages
 
     outages.kill_leftover_daemons(root, b"glusterfs")
-
-
-def median_ms(values: list[float]) -> float:
-    import statistics
-
-    return statistics.median(values) * 1000 if values else float("nan")
 
 
 def run_threads(count: int, action: Callable[[int], object]) -> list[object]:
