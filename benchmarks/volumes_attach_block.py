@@ -108,7 +108,7 @@ def run(work: Workspace) -> list[Row]:
             target=TARGET,
             note=(
                 f"Connection.attach(device_type='block') + detach() vs losetup --find --show + losetup -d "
-                f"on the same 1 GiB sparse file, medians of {ROUNDS} interleaved; "
+                f"on the same 1 GiB sparse file, memory persistence, medians of {ROUNDS} interleaved; "
                 f"p99 {lib.p99 * ms:.3g} vs {raw.p99 * ms:.3g} ms; "
                 f"{len(set(devices))} distinct loop devices used; split: attach {split['attach'].median * ms:.3g}, "
                 f"detach {split['detach'].median * ms:.3g} ms; one bare durable SQLite commit here "

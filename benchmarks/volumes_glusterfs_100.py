@@ -258,7 +258,7 @@ def _row(name: str, sc: Split, ob: Split, target: float, rounds: int, *, warm: b
     stacked = f"up to {ob.peak_mounts} mounts stacked" if ob.peak_mounts > 1 else f"{ob.peak_mounts} mount"
     failures = f"os-brick: {failed} of {brick_calls} calls failed{kinds}, {stacked}"
     note = (
-        f"medians of {rounds} interleaved rounds of {COUNT} volumes on {THREADS} threads; "
+        f"medians of {rounds} interleaved rounds of {COUNT} volumes on {THREADS} threads, memory persistence; "
         f"storconn ms per call: connect {sc.median_ms('connect'):.3g}, attach {sc.median_ms('attach'):.3g}, "
         f"detach {sc.median_ms('detach'):.3g}, disconnect {sc.median_ms('disconnect'):.3g}; "
         f"os-brick ms: connect_volume {ob.median_ms('connect'):.3g}, "
