@@ -144,13 +144,15 @@ for line in sys.stdin:
 
 
 def venv_problem() -> str | None:
-    """None when the venv can be made or is there, else the reason a row must skip."""
-    if _MARKER.exists() and PYTHON.exists():
-        return None
+    """Install the venv if needed; None when os-brick is ready, else why the rows needing it must skip.
+
+    A machine without a route to PyPI, or whose Python cannot make a venv,
+    cannot run the comparison: that is a skip with its reason, not a crash.
+    """
     try:
-        import venv  # noqa: F401  # the stdlib module the venv is made with
-    except ImportError:
-        return "needs Python's venv module to install os-brick"
+        ensure_venv()
+    except RuntimeError as exc:
+        return f"os-brick {OSBRICK_VERSION} could not be installed into {VENV}: {exc}"
     return None
 
 

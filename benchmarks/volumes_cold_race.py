@@ -28,7 +28,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .osbrick_venv import OsBrick
+from .osbrick_venv import OsBrick, venv_problem
 from .report import Row
 from .volumes_rig import (
     MountWatch,
@@ -53,7 +53,7 @@ FUSE = ("fuse.glusterfs",)
 
 
 def run(work: Workspace) -> list[Row]:
-    problem = library_problem() or gluster_problem()
+    problem = library_problem() or gluster_problem() or venv_problem()
     if problem:
         return _skipped(problem)
     import storconn.volumes as cl

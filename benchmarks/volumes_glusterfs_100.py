@@ -45,7 +45,7 @@ from typing import Any
 
 from storconn.agent.client import AgentClient
 
-from .osbrick_venv import OsBrick
+from .osbrick_venv import OsBrick, venv_problem
 from .report import Row
 from .volumes_rig import (
     MountWatch,
@@ -92,7 +92,7 @@ class Split:
 
 
 def run(work: Workspace) -> list[Row]:
-    problem = library_problem() or gluster_problem()
+    problem = library_problem() or gluster_problem() or venv_problem()
     if problem:
         return _skipped(problem)
     import storconn.volumes as cl
