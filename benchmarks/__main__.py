@@ -35,6 +35,11 @@ from . import (
     rpc_throughput,
     start_10000,
     statuses_10000_http,
+    volumes_attach_block,
+    volumes_cold_race,
+    volumes_create_1000,
+    volumes_glusterfs_100,
+    volumes_iscsi_100,
 )
 from .machine import describe
 from .report import Row, markdown_table, rich_table
@@ -53,7 +58,7 @@ class Benchmark:
 
 
 # In the order of the issues: the cheap in-process ones first, the mounts last, then the outages
-# against real servers (a few minutes each), then the engine's (issue 4).
+# against real servers (a few minutes each), then the engine's (issue 4), then the volumes' (issue 8).
 BENCHMARKS = {
     module.NAME: Benchmark(module.NAME, module.DESCRIPTION, module.run)
     for module in (
@@ -61,6 +66,8 @@ BENCHMARKS = {
         start_10000, mount_200_tmpfs,
         outage_sshfs, outage_glusterfs, api_latency_hung,
         engine_list_10000, engine_add_throughput, engine_activate_50_hosts,
+        volumes_create_1000, volumes_attach_block, volumes_iscsi_100, volumes_glusterfs_100,
+        volumes_cold_race,
     )
 }
 
