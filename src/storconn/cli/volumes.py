@@ -131,9 +131,16 @@ def attach(
     agent: AgentOpt = None, token_file: TokenOpt = None,
 ) -> None:
     """Attach on this host through the local agent; prints the device path."""
+    from storconn.connection import InvalidParameter
     from storconn.volumes import get_connector_properties
+    from storconn.volumes.connection import DEVICE_TYPES
 
     with session(_opts(config, persistence, agent, token_file)) as s:
+        # Checked before connecting, so that a bad flag leaves nothing stored changed.
+        if device_type is not None and device_type not in DEVICE_TYPES:
+            raise InvalidParameter("device_type", "must be 'file' or 'block'")
+        if mode not in ("rw", "ro"):
+            raise InvalidParameter("attach_mode", "must be 'rw' or 'ro'")
         found = s.volume(volume)
         backend = s.backend_of(found)
         connector = get_connector_properties(multipath=backend.use_multipath,
