@@ -132,19 +132,25 @@ def test_create_list_show_attach_write_detach_snapshot_clone_extend_delete(shell
     assert not any(shell.share.iterdir())
 
 
-def test_attach_read_only_records_the_mode_and_block_gives_a_loop_device(shell: Shell) -> None:
+def test_attach_read_only_records_the_mode_and_a_read_only_loop_device_refuses_writes(shell: Shell) -> None:
     volume_id = shell.ok("create", "local", "--size", "1").strip()
-    attached = shell.json("attach", volume_id, "--mode", "ro")
-    assert attached["device"]["type"] == "file"
+    attached = shell.json("attach", volume_id, "--mode", "ro", "--device-type", "block")
+    device = attached["device"]["path"]
+    assert attached["device"]["type"] == "block" and device.startswith("/dev/loop")
     [connection] = shell.json("show", volume_id)["connections"]
     assert connection["id"] == attached["connection"] and connection["attach_mode"] == "ro"
+    with open(device, "rb") as block:
+        assert block.read(4096) == bytes(4096)
+    with pytest.raises(OSError):
+        with open(device, "r+b") as block:
+            block.write(b"x" * 4096)
     shell.ok("detach", volume_id)
 
     device = shell.ok("attach", volume_id, "--device-type", "block").strip()
-    assert device.startswith("/dev/loop")
-    with open(device, "rb") as block:
-        assert block.read(4096) == bytes(4096)
+    with open(device, "r+b") as block:
+        block.write(b"y" * 4096)
     shell.ok("detach", volume_id)
+    assert _file_of(shell, volume_id).read_bytes()[:4096] == b"y" * 4096
     shell.ok("delete", volume_id)
 
 
@@ -226,6 +232,16 @@ def test_multiattach_takes_a_connection_per_node(shell: Shell, tmp_path: Path) -
     assert "2" in shell.ok("list").split(volume_id)[1].splitlines()[0]
     for connection_id in ids:
         shell.ok("disconnect", connection_id)
+
+
+def test_the_persistence_flag_and_variable_choose_another_database(shell: Shell, tmp_path: Path) -> None:
+    shell.ok("create", "local", "--size", "1")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert shell.json("list", "--persistence", other) == []
+    shell.env["STORCONN_VOLUMES_DB"] = other
+    assert shell.json("list") == []
+    del shell.env["STORCONN_VOLUMES_DB"]
+    assert len(shell.json("list")) == 1
 
 
 def test_cleanup_reports_nothing_to_do_on_a_clean_state(shell: Shell) -> None:
