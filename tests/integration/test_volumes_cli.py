@@ -176,6 +176,12 @@ def test_bad_input_exits_with_a_message_naming_the_field_and_stores_nothing(shel
     assert code == 1 and "CONNECTION" in err
     code, _, err = shell.run("snapshot-delete", "no-such-snapshot")
     assert code == 1 and "SNAPSHOT" in err
+    code, _, err = shell.run("create", "local", "--size", "1", "--agent", "http://127.0.0.1:1")
+    assert code == 1 and "cannot reach the agent at http://127.0.0.1:1" in err
+    code, _, err = shell.run("clone", "keep", "--agent", "http://127.0.0.1:1")
+    assert code == 1 and "cannot reach the agent" in err
+    code, _, err = shell.run("create", "local", "--size", "1", "--token-file", str(tmp_path / "no-token"))
+    assert code == 1 and f"cannot read the agent's token file {tmp_path / 'no-token'}" in err
     bad = tmp_path / "bad.toml"
     bad.write_text("[backends.local]\nvolume_driver = 'file'\n")
     code, _, err = shell.run("list", "--config", str(bad))
@@ -218,6 +224,35 @@ def test_connect_with_a_connector_file_then_disconnect(shell: Shell, tmp_path: P
     shell.ok("disconnect", connected["id"])
     assert shell.json("show", volume_id)["connections"] == []
     assert shell.json("show", volume_id)["status"] == "available"
+
+
+def test_show_and_list_mask_a_connections_chap_secret(
+    shell: Shell, tmp_path: Path
+) -> None:
+    from storconn.volumes.persistence import make_persistence
+    from storconn.volumes.records import ConnectionRecord
+
+    volume_id = shell.ok("create", "local", "--size", "1", "--multiattach").strip()
+    # A connection as an iSCSI backend stores it (this kernel has no iSCSI
+    # initiator to make a real one): the secret sits in conn_info.
+    persistence = make_persistence({"storage": "db", "connection": f"sqlite:///{tmp_path / 'volumes.db'}",
+                                    "key_file": str(tmp_path / "volumes.key")})
+    try:
+        persistence.set_connection(ConnectionRecord(
+            backend="local", volume_id=volume_id, connector_info={"host": "node9"}, status="connected",
+            attached_host="node9",
+            conn_info={"driver_volume_type": "iscsi", "data": {
+                "target_iqn": "iqn.2026-01.test:v", "target_portal": "127.0.0.1:3260", "target_lun": 1,
+                "auth_method": "CHAP", "auth_username": "node9", "auth_password": "s3cret-chap"}},
+        ))
+    finally:
+        persistence.close()
+    shown = shell.json("show", volume_id)
+    [connection] = shown["connections"]
+    assert connection["conn_info"]["data"]["auth_username"] == "node9"
+    assert connection["conn_info"]["data"]["auth_password"] == "********"
+    for listing in (shell.ok("show", volume_id), shell.ok("list"), shell.ok("list", "--json"), json.dumps(shown)):
+        assert "s3cret-chap" not in listing
 
 
 def test_multiattach_takes_a_connection_per_node(shell: Shell, tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def create(
 ) -> None:
     """Create a volume of SIZE GiB on BACKEND; prints its id."""
     with session(_opts(config, persistence, agent, token_file)) as s:
-        chosen = s.backend(backend)
+        chosen = s.ready(s.backend(backend))
         volume = chosen.create_volume(size=size, name=name, description=description, multiattach=multiattach)
         out.created(volume, as_json=as_json)
 
@@ -250,7 +250,9 @@ def snapshot(
 ) -> None:
     """Snapshot VOLUME (a reflink where the share can); prints the snapshot id."""
     with session(_opts(config, persistence, agent, token_file)) as s:
-        made = s.volume(volume).create_snapshot(name=name, description=description)
+        found = s.volume(volume)
+        s.ready(s.backend_of(found))
+        made = found.create_snapshot(name=name, description=description)
         out.created(made, as_json=as_json)
 
 
@@ -276,7 +278,9 @@ def clone(
 ) -> None:
     """A new volume with VOLUME's data; prints its id."""
     with session(_opts(config, persistence, agent, token_file)) as s:
-        made: Volume = s.volume(volume).clone(name=name)
+        found = s.volume(volume)
+        s.ready(s.backend_of(found))
+        made: Volume = found.clone(name=name)
         out.created(made, as_json=as_json)
 
 

@@ -87,6 +87,17 @@ class Session:
                               f"(configured: {known})")
         return found
 
+    def ready(self, backend: Backend) -> Backend:
+        """The backend with its storage reached (the share held by the agent).
+
+        Called before a command stores anything: the library records a new
+        volume before asking the driver, so an unreachable agent would
+        otherwise leave a volume in ``error`` behind a failed ``create``.
+        """
+        with errors.status(f"reaching backend {backend.id}'s storage…"):
+            backend.driver_ready()
+        return backend
+
     def backend_of(self, volume: Volume) -> Backend:
         name = volume._record.backend
         if name not in self.backends:
