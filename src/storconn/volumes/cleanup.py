@@ -8,7 +8,9 @@ transitional status says exactly what may be half done:
   (a file already grown is harmless; the size stays the recorded one);
 - connection ``connecting`` → undo (ACL, export if it was the only one, row);
   ``disconnecting`` → finish; ``attaching``/``detaching`` on this host →
-  detach through the agent (idempotent) and go back to ``connected``;
+  detach through the agent (idempotent) and go back to ``connected`` — or,
+  for a connection ``Volume.attach()`` made, disconnect it too, since the
+  attach was its only purpose;
 - on this host's agent: attachments whose connection no longer exists are
   detached, and ``volumes:`` references no attachment holds are released.
 
@@ -65,6 +67,9 @@ def cleanup(*, host_side: bool = True) -> CleanupReport:
                 if connection.is_local:
                     connection.detach(force=True)
                     report.attachments_detached.append(record.id)
+                    if record.local_attach:
+                        finish_disconnect(backend, connection._record)
+                        report.connections_finished.append(record.id)
         except Exception as exc:  # one stuck record must not stop the others
             log.exception("cleanup of connection %s failed", record.id)
             report.errors.append(f"connection {record.id}: {exc}")

@@ -69,7 +69,8 @@ class Connection(Object):
     @property
     def conn_info(self) -> dict[str, Any]:
         """os-brick's ``{"driver_volume_type", "data"}``, secrets included: the host needs them."""
-        return self._record.conn_info
+        conn_info: dict[str, Any] = self._record.conn_info
+        return conn_info
 
     @conn_info.setter
     def conn_info(self, value: dict[str, Any]) -> None:
@@ -77,7 +78,8 @@ class Connection(Object):
 
     @property
     def connector_info(self) -> dict[str, Any]:
-        return self._record.connector_info
+        connector: dict[str, Any] = self._record.connector_info
+        return connector
 
     @property
     def connection_info(self) -> dict[str, Any]:
@@ -89,11 +91,13 @@ class Connection(Object):
 
     @property
     def protocol(self) -> str | None:
-        return self._record.conn_info.get("driver_volume_type")
+        protocol = self._record.conn_info.get("driver_volume_type")
+        return str(protocol) if protocol is not None else None
 
     @property
     def device(self) -> dict[str, Any] | None:
-        return self._record.device
+        device: dict[str, Any] | None = self._record.device
+        return device
 
     @device.setter
     def device(self, value: dict[str, Any] | None) -> None:

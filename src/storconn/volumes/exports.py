@@ -52,6 +52,7 @@ def connect(volume: Volume, connector: dict[str, Any], **fields: Any) -> Connect
     if attach_mode not in ("rw", "ro"):
         raise InvalidParameter("attach_mode", "must be 'rw' or 'ro'")
     attached_host = fields.pop("attached_host", connector.get("host"))
+    local_attach = bool(fields.pop("_local_attach", False))
     if fields:
         raise InvalidParameter(sorted(fields)[0], "is not a connection field")
     backend = volume._backend()
@@ -73,6 +74,7 @@ def connect(volume: Volume, connector: dict[str, Any], **fields: Any) -> Connect
             connector_info=dict(connector),
             attached_host=attached_host,
             attach_mode=attach_mode,
+            local_attach=local_attach,
         )
         persistence.set_connection(connection)
         faults.checkpoint("connect:recorded")

@@ -38,8 +38,8 @@ class Object:
     def backend(self) -> Backend | str:
         from .backend import Backend
 
-        name = self._record.backend
-        return Backend.backends.get(name, name)
+        name: str = self._record.backend
+        return Backend.backends.get(name) or name
 
     @property
     def id(self) -> str:

@@ -117,6 +117,9 @@ class ConnectionRecord(_Copyable):
     device: dict[str, Any] | None = None
     attached_host: str | None = None
     attach_mode: str = "rw"
+    # Made by Volume.attach(): the attach is the connection's only purpose, so
+    # cleanup() undoes both when a crash interrupts either.
+    local_attach: bool = False
     created_at: datetime = field(default_factory=now)
     version: int = 0
 

@@ -8,7 +8,6 @@ touched (so ``cleanup()`` knows what a crash left) and again after.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from storconn.connection import InvalidParameter
@@ -125,8 +124,7 @@ class Volume(Object):
     @property
     def local_attach(self) -> Connection | None:
         """The newest connection of this volume attached on this host, if any."""
-        host = socket.gethostname()
-        local = [c for c in self.connections if c.attached and c.attached_host in (host, None)]
+        local = [c for c in self.connections if c.attached and c.is_local]
         return local[-1] if local else None
 
     # -- lookups -------------------------------------------------------------
@@ -260,7 +258,7 @@ class Volume(Object):
         connector = get_connector_properties(
             multipath=backend.use_multipath, enforce_multipath=backend.enforce_multipath
         )
-        connection = self.connect(connector, attached_host=connector["host"])
+        connection = self.connect(connector, attached_host=connector["host"], _local_attach=True)
         try:
             connection.attach(device_type=device_type)
         except Exception:
@@ -269,6 +267,7 @@ class Volume(Object):
             except Exception:  # the first error is the one to report
                 log.exception("disconnecting %s after a failed attach failed", connection.id)
             raise
+        self.refresh()
         return connection
 
     def detach(self, force: bool = False, ignore_errors: bool = False) -> None:
@@ -288,6 +287,7 @@ class Volume(Object):
         except Exception:
             if not ignore_errors:
                 raise
+        self.refresh()
 
     def cleanup(self) -> None:
         """Detach and disconnect every connection of this volume that is on this host."""

@@ -24,7 +24,7 @@ def snapshot_file_name(snapshot_id: str) -> str:
 
 
 class FileDriver:
-    acl_scope = "none"
+    acl_scope: str = "none"
 
     def __init__(
         self,
@@ -38,7 +38,7 @@ class FileDriver:
             raise InvalidParameter("share", f"a {share.type} connection cannot hold volume files")
         if volume_format not in ("raw", "qcow2"):
             raise InvalidParameter("volume_format", "must be 'raw' or 'qcow2'")
-        self.protocol = share.type
+        self.protocol: str = share.type
         self.share = share
         self.volume_format = volume_format
         self.store = FileStore(share, agent, f"volumes-backend:{backend_name}")

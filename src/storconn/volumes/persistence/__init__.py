@@ -1,0 +1,3 @@
+from .memory import MemoryPersistence
+def make_persistence(config):
+    return MemoryPersistence()
