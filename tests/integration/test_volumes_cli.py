@@ -182,6 +182,11 @@ def test_bad_input_exits_with_a_message_naming_the_field_and_stores_nothing(shel
     assert code == 1 and "cannot reach the agent" in err
     code, _, err = shell.run("create", "local", "--size", "1", "--token-file", str(tmp_path / "no-token"))
     assert code == 1 and f"cannot read the agent's token file {tmp_path / 'no-token'}" in err
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(shell.config.read_text().replace("[backends.local]", "[backends.other]"))
+    code, _, err = shell.run("delete", volume_id, "--config", str(elsewhere))
+    assert code == 2 and f"{elsewhere}: backends.local: volume {volume_id} is on this backend" in err
+    assert shell.json("show", volume_id, "--config", str(elsewhere))["id"] == volume_id
     bad = tmp_path / "bad.toml"
     bad.write_text("[backends.local]\nvolume_driver = 'file'\n")
     code, _, err = shell.run("list", "--config", str(bad))

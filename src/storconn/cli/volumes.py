@@ -117,7 +117,7 @@ def show(
 ) -> None:
     """Show a volume with its snapshots and connections (secrets masked)."""
     with session(_opts(config, persistence, agent, token_file)) as s:
-        out.volume_details(s.volume(volume), as_json=as_json)
+        out.volume_details(s.volume(volume, configured=False), as_json=as_json)
 
 
 @app.command()

@@ -105,8 +105,12 @@ class Session:
                               "which the file does not configure")
         return self.backends[name]
 
-    def volume(self, text: str) -> Volume:
-        """The volume whose id is ``text``, else the one volume named ``text``."""
+    def volume(self, text: str, *, configured: bool = True) -> Volume:
+        """The volume whose id is ``text``, else the one volume named ``text``.
+
+        With ``configured`` (every command that acts on the storage) its
+        backend must be one of the file's; ``show`` reads records only.
+        """
         from storconn.volumes import Backend, Volume
 
         persistence = Backend.persistence
@@ -122,7 +126,8 @@ class Session:
             ids = ", ".join(r.id for r in records)
             raise InvalidParameter("VOLUME", f"{len(records)} volumes are named {text!r}; give an id ({ids})")
         volume = Volume._wrap(records[0])
-        self.backend_of(volume)
+        if configured:
+            self.backend_of(volume)
         return volume
 
     def snapshot(self, text: str) -> Snapshot:
