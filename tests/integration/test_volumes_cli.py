@@ -284,11 +284,27 @@ def test_the_persistence_flag_and_variable_choose_another_database(shell: Shell,
     assert len(shell.json("list")) == 1
 
 
-def test_cleanup_reports_nothing_to_do_on_a_clean_state(shell: Shell) -> None:
-    shell.ok("create", "local", "--size", "1")
+def test_cleanup_removes_what_a_crashed_create_left_and_prints_it(shell: Shell, tmp_path: Path) -> None:
+    from storconn.volumes.persistence import make_persistence
+    from storconn.volumes.records import VolumeRecord
+
+    kept = shell.ok("create", "local", "--size", "1").strip()
     assert "nothing to clean up" in shell.ok("cleanup")
-    report = shell.json("cleanup")
-    assert report["errors"] == [] and report["volumes_removed"] == []
+    # What a create killed between its record and its file leaves: a record in 'creating'.
+    persistence = make_persistence({"storage": "db", "connection": f"sqlite:///{tmp_path / 'volumes.db'}",
+                                    "key_file": str(tmp_path / "volumes.key")})
+    crashed = VolumeRecord(backend="local", size=1, name="crashed")
+    try:
+        persistence.set_volume(crashed)
+    finally:
+        persistence.close()
+    assert crashed.id in shell.ok("list")
+
+    report = shell.ok("cleanup")
+    assert f"volumes removed: {crashed.id}" in report
+    assert [v["id"] for v in shell.json("list")] == [kept]
+    again = shell.json("cleanup")
+    assert again["errors"] == [] and again["volumes_removed"] == []
 
 
 def test_one_end_to_end_run_in_child_processes(shell: Shell) -> None:
