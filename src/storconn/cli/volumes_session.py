@@ -195,11 +195,14 @@ def session(opts: Opts, *, persistence_needed: bool = True) -> Iterator[Session]
 
 
 def _close(opened: bool) -> None:
-    from storconn.volumes import Backend, agent_link
+    """Leave the library as a fresh process has it, so that commands run in one process
+    (tests, a program calling ``app``) never see each other's backends or database."""
+    from storconn.volumes import Backend, agent_link, setup
 
     for backend in list(Backend.backends.values()):
-        backend.driver.close()
+        backend.driver.close()  # keeps the agent's hold on the share: the controller's, by design
     Backend.backends.clear()
     if opened:
-        Backend.persistence.close()
+        setup(persistence_config={"storage": "memory"})  # closes the database
     agent_link.close_all()
+    agent_link.configure(None, None)
