@@ -36,12 +36,15 @@ _clients: dict[AgentSettings, AgentClient] = {}
 
 
 def configure(url: str | None, token_file: str | Path | None) -> None:
-    """Set the local agent's address for this process (``setup`` calls this)."""
+    """Set the local agent's address for this process (``setup`` calls this).
+
+    What is not given stays as it was: calling ``setup`` again for another
+    persistence keeps the agent.
+    """
     global _configured
+    if url is None and token_file is None:
+        return
     with _lock:
-        if url is None and token_file is None:
-            _configured = None
-            return
         base = settings()
         _configured = AgentSettings(url or base.url, Path(token_file) if token_file else base.token_file)
 
@@ -74,8 +77,10 @@ def local_agent() -> AgentClient:
 
 
 def close_all() -> None:
-    """Close every client (tests, and ``setup`` called again with another agent)."""
+    """Close every client and forget the configured address (tests)."""
+    global _configured
     with _lock:
+        _configured = None
         for client in _clients.values():
             client.close()
         _clients.clear()

@@ -100,13 +100,33 @@ class Backend:
         return {"volume_backend_name": self._name}
 
     def driver_ready(self) -> Driver:
-        """The driver, set up on first use (mounting the share through the local agent)."""
+        """The driver, set up on first use: the share mounted through the local agent, and
+        the exports of connected volumes rebuilt where the storage lost them (tgtd keeps
+        nothing across a restart)."""
         if not self._ready:
             with self._ready_lock:
                 if not self._ready:
                     self.driver.do_setup()
+                    self._rebuild_exports()
                     self._ready = True
         return self.driver
+
+    def ensure_exports(self) -> None:
+        """Export again every connected volume whose export the storage lost (tgtd restarted)."""
+        self.driver_ready()
+        self._rebuild_exports()
+
+    def _rebuild_exports(self) -> None:
+        initiators: dict[str, list[str]] = {}
+        for connection in self.persistence.get_connections():
+            if connection.backend == self.id and connection.status != "connecting":
+                names = initiators.setdefault(connection.volume_id, [])
+                initiator = connection.connector_info.get("initiator")
+                if initiator and initiator not in names:
+                    names.append(initiator)
+        exported = [v for v in self.persistence.get_volumes(backend_name=self.id) if v.id in initiators]
+        if exported:
+            self.driver.ensure_exports(exported, initiators)
 
     # -- volumes -----------------------------------------------------------------
 
@@ -134,6 +154,9 @@ class Backend:
         return (self.id,)
 
     def validate_connector(self, connector_dict: dict[str, Any]) -> None:
+        """Refuse a connector this backend cannot serve, before anything is exported."""
+        if not isinstance(connector_dict, dict):
+            raise InvalidParameter("connector_info", "must be a dict (get_connector_properties())")
         if self.driver.protocol == "iscsi" and not connector_dict.get("initiator"):
             raise InvalidParameter("connector_info.initiator", "an iSCSI backend needs the host's initiator name")
 

@@ -56,6 +56,7 @@ def connect(volume: Volume, connector: dict[str, Any], **fields: Any) -> Connect
     if fields:
         raise InvalidParameter(sorted(fields)[0], "is not a connection field")
     backend = volume._backend()
+    backend.validate_connector(connector)
     driver = backend.driver_ready()
     persistence = backend.persistence
     with persistence.lock(f"volume:{volume.id}"):
@@ -80,6 +81,7 @@ def connect(volume: Volume, connector: dict[str, Any], **fields: Any) -> Connect
         faults.checkpoint("connect:recorded")
         try:
             driver.create_export(record)
+            persistence.set_volume(record)  # the export's LUN, target and CHAP account
             faults.checkpoint("connect:exported")
             with _acl_lock(persistence, driver, record):
                 connection.conn_info = driver.initialize_connection(
@@ -166,6 +168,8 @@ def _undo_locked(persistence: Persistence, driver: Driver, volume: VolumeRecord,
         others = [c for c in persistence.get_connections(volume_id=volume.id) if c.id != record.id]
         if not others:
             driver.remove_export(volume)
+            volume.status = "available"
+            persistence.set_volume(volume)
     except Exception:
         log.exception("undoing connection %s of volume %s failed; cleanup() will retry", record.id, volume.id)
         return

@@ -1,7 +1,7 @@
 """Volumes on one share share one mount, and one volume's detach never cuts another.
 
-The controller (the module's agent) creates the volumes; a second agent
-is the node that attaches them, so the node's mount is held by the
+The controller's own reference on the share (``volumes-backend:<name>``) is
+released once the volumes exist, so that the mount is held by the
 attachments alone and its lifetime can be watched.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from pathlib import Path
 from typing import Any
 
 import storconn.volumes as cl
-from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually, mounts_under
 
 from .conftest import Library
@@ -28,43 +28,48 @@ def _writer(path: str, stop: Any, errors: Any, count: Any) -> None:
             os.pwrite(fd, block, offset % (64 * 1024 * 1024))
             os.fsync(fd)
             offset += len(block)
-            count.value += 1
+            with count.get_lock():
+                count.value += 1
         os.close(fd)
     except OSError as exc:
         errors.put(f"{exc.errno} {exc.strerror}")
 
 
-def test_one_mount_for_many_volumes_and_detaching_one_never_cuts_another(
-    library: Library, node_agent: AgentProcess
-) -> None:
-    backend = library.backend(share=library.tmpfs_share())
-    node = node_agent.client()
-    connector = cl.get_connector_properties(agent_url=node_agent.url, host="node")
+def _share_mounts(root: Path, name: str) -> list[str]:
+    return [path for path in mounts_under(root) if name in path]
+
+
+def test_one_mount_for_many_volumes_and_detaching_one_never_cuts_another(library: Library) -> None:
+    share = library.tmpfs_share()
+    name = share.split("spec=")[1].split("&")[0]
+    backend = library.backend(share=share)
     volume_a = backend.create_volume(size=1)
     volume_b = backend.create_volume(size=1)
-    conn_a = volume_a.connect(connector)
-    conn_b = volume_b.connect(connector)
-    device_a = conn_a.attach(agent=node)
-    assert len(mounts_under(node_agent.mount_root)) == 1
+    conn_a = volume_a.connect(cl.get_connector_properties())
+    conn_b = volume_b.connect(cl.get_connector_properties())
+    device_a = conn_a.attach()
+    agent = library.agent.client()
+    agent.release(["volumes-backend:b1"])
+    assert len(_share_mounts(library.agent.mount_root, name)) == 1
 
     stop = multiprocessing.Event()
     errors: Any = multiprocessing.Queue()
-    count = multiprocessing.Value("i", 0)
+    count: Any = multiprocessing.Value("i", 0)
     writer = multiprocessing.Process(target=_writer, args=(device_a["path"], stop, errors, count))
     writer.start()
     try:
         for _ in range(50):
-            conn_b.attach(agent=node)
-            assert len(mounts_under(node_agent.mount_root)) == 1
-            conn_b.detach(agent=node)
+            conn_b.attach(device_type="block")
+            assert len(_share_mounts(library.agent.mount_root, name)) == 1
+            conn_b.detach()
     finally:
         stop.set()
         writer.join(timeout=30)
     assert errors.empty(), errors.get()
     assert writer.exitcode == 0 and count.value > 0
 
-    conn_a.detach(agent=node)
-    # Nothing holds the node's mount now: gone after the agent's grace period.
-    eventually(lambda: mounts_under(node_agent.mount_root) == {}, timeout=10)
+    conn_a.detach()
+    # Nothing holds the share now: unmounted after the agent's grace period.
+    eventually(lambda: _share_mounts(library.agent.mount_root, name) == [], timeout=10)
     conn_a.disconnect()
     conn_b.disconnect()

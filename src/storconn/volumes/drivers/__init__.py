@@ -32,6 +32,7 @@ ISCSI_KEYS = frozenset({
     "shared_targets",
     "use_chap_auth",
     "tgt_control_port",
+    "tgt_timeout",
 })
 
 
@@ -70,4 +71,4 @@ def make_driver(backend_name: str, config: Mapping[str, Any], agent: AgentClient
     from .iscsi import IscsiDriver
 
     options = {k: v for k, v in config.items() if k in ISCSI_KEYS and k != "share"}
-    return IscsiDriver(backend_name, share, agent, **options)  # type: ignore[no-any-return]
+    return IscsiDriver(backend_name, share, agent, **options)
