@@ -204,5 +204,4 @@ def _close(opened: bool) -> None:
     Backend.backends.clear()
     if opened:
         setup(persistence_config={"storage": "memory"})  # closes the database
-    agent_link.close_all()
-    agent_link.configure(None, None)
+    agent_link.close_all()  # also forgets the --agent this command configured
