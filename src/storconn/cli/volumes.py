@@ -107,7 +107,11 @@ def list_volumes(
         if backend is not None:
             s.backend(backend)
         records = Backend.persistence.get_volumes(backend_name=backend)
-        out.volumes([Volume._wrap(r) for r in records], as_json=as_json)
+        # One read of the connections for the whole listing, not one per volume.
+        by_volume: dict[str, list[str]] = {}
+        for connection in Backend.persistence.get_connections():
+            by_volume.setdefault(connection.volume_id, []).append(connection.id)
+        out.volumes([(Volume._wrap(r), by_volume.get(r.id, [])) for r in records], as_json=as_json)
 
 
 @app.command()

@@ -82,8 +82,8 @@ def _masked_backend(cfg: dict[str, Any]) -> dict[str, Any]:
     return dict(shown)
 
 
-def volumes(items: list[Volume], *, as_json: bool) -> None:
-    rows = [(v, [c.id for c in v.connections]) for v in items]
+def volumes(rows: list[tuple[Volume, list[str]]], *, as_json: bool) -> None:
+    """Each volume with the ids of its connections."""
     if as_json:
         _json([{**v.json["data"], "connections": ids} for v, ids in rows])
         return
