@@ -60,7 +60,7 @@ TokenOpt = Annotated[Path | None, typer.Option("--token-file", envvar="STORCONN_
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 VolumeArg = Annotated[str, typer.Argument(metavar="VOLUME", help="A volume id, or a name one volume has.")]
 Size = Annotated[int, typer.Option("--size", help="GiB, a whole number.")]
-Mode = Annotated[str, typer.Option("--mode", help="rw or ro (ro is enforced on the device).")]
+Mode = Annotated[str, typer.Option("--mode", help="rw or ro: a block device is made read-only; a file path is only marked ro.")]
 
 
 def _opts(config: Path | None, persistence: str | None, agent: str | None, token_file: Path | None) -> Opts:
