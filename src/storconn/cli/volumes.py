@@ -127,11 +127,13 @@ def show(
 @app.command()
 def attach(
     volume: VolumeArg,
-    device_type: Annotated[str | None, typer.Option("--device-type", show_default=False,
-                                                    help="file (the file's path) or block (a loop device). "
-                                                         "[default: the backend's device_type, else file]")] = None,
+    device_type: Annotated[str | None, typer.Option(
+        "--device-type", show_default=False,
+        help="file (the volume file's path) or block (a loop device over it, or the iSCSI disk). "
+             "\\[default: the backend's device_type, else file on a share and block on iSCSI]")] = None,
     mode: Mode = "rw",
-    as_json: AsJson = False, config: ConfigOpt = None, persistence: PersistenceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the connection id and the device as JSON.")] = False,
+    config: ConfigOpt = None, persistence: PersistenceOpt = None,
     agent: AgentOpt = None, token_file: TokenOpt = None,
 ) -> None:
     """Attach on this host through the local agent; prints the device path."""

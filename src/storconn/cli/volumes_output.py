@@ -17,8 +17,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from storconn.volumes.records import redact_conn_info
-
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -72,6 +70,7 @@ def _masked_backend(cfg: dict[str, Any]) -> dict[str, Any]:
     """The backend's configuration with the share as its canonical URI, password masked."""
     from storconn.connection import StorconnError, format_uri
     from storconn.volumes.drivers import parse_share
+    from storconn.volumes.records import redact_conn_info
 
     shown = redact_conn_info(dict(cfg))
     if "share" in cfg:

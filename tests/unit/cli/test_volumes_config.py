@@ -185,3 +185,14 @@ def test_connect_with_an_unreadable_connector_file_exits_2(tmp_path: Path) -> No
     bad = _write(tmp_path, "[1, 2]", "connector.json")
     code, _, err = _volumes("connect", "v1", "--connector-file", str(bad), "--config", str(path))
     assert code == 2 and "must hold a JSON object" in err
+
+
+def test_the_storconn_command_starts_without_importing_the_volumes_library() -> None:
+    """``storconn agent serve`` must never depend on the library (or SQLAlchemy) loading."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, storconn.cli.main; "
+             "print(sorted(m for m in sys.modules if m.startswith(('storconn.volumes', 'sqlalchemy'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
