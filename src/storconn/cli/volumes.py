@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from . import volumes_output as out
 from .volumes_session import ConfigOpt, Opts, PersistenceOpt, fail, session
 
 if TYPE_CHECKING:
-    from storconn.volumes import Volume
+    from storconn.volumes import Connection, Volume
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -161,12 +162,13 @@ def attach(
         out.attached(connection.id, device, as_json=as_json)
 
 
-def _disconnect_quietly(connection: Any) -> None:
+def _disconnect_quietly(connection: Connection) -> None:
     """Undo the connect of a failed attach; the attach's error is the one to report."""
     try:
         connection.disconnect()
     except Exception as exc:  # noqa: BLE001 - reported, then the first error goes on
-        out.errors.print(f"[yellow]warning:[/] disconnecting {connection.id} failed too: {exc}")
+        out.errors.print(f"[yellow]warning:[/] disconnecting {connection.id} failed too: {escape(str(exc))}",
+                         soft_wrap=True)
 
 
 @app.command()
