@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,3 +208,76 @@ def remove_node_records(iqn: str, port: int) -> None:
     """Forget ``iqn``'s node records and discovery records of the portal 127.0.0.1:``port``."""
     shutil.rmtree(node_records(iqn), ignore_errors=True)
     shutil.rmtree(Path("/etc/iscsi/send_targets") / f"127.0.0.1,{port}", ignore_errors=True)
+
+
+class BareTgtd(Daemon):
+    """``tgtd -f`` with private portal and control ports and no targets: the code under test makes them.
+
+    ``stop()`` deletes whatever targets exist (with ``--force``), then the
+    system; ``kill()`` (SIGKILL, as a crash) then ``start()`` again gives a
+    tgtd that has lost everything on the same ports, as after a restart.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.control = _free_control_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = workdir / "tgtd.log"
+
+    @property
+    def portal(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        # A killed tgtd's lock is released once it is reaped (Daemon.kill waits).
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [TGTD, "-f", "--iscsi", f"portal=127.0.0.1:{self.port}", "-C", str(self.control)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        wait_for(self._answers, timeout=10, what="tgtd's control socket")
+        wait_for(self._portal_answers, timeout=10, what="tgtd's portal")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            signal_tree(self.process, signal.SIGCONT)
+            show = self.tgtadm("--mode", "target", "--op", "show", check=False).stdout
+            for line in show.splitlines():
+                if line.startswith("Target "):
+                    tid = line.split()[1].rstrip(":")
+                    self.tgtadm("--op", "delete", "--mode", "target", "--tid", tid, "--force",
+                                check=False)
+            self.tgtadm("--op", "delete", "--mode", "system", check=False)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                stop(self.process, signal.SIGKILL)
+        for leftover in (f"socket.{self.control}", f"socket.{self.control}.lock"):
+            (CONTROL_DIR / leftover).unlink(missing_ok=True)
+        self.process = None
+
+    def tgtadm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """tgtadm on this server's control port: only for non-secret checks in tests."""
+        argv = ["tgtadm", "-C", str(self.control), "--lld", "iscsi", *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip() or done.stdout.strip()}")
+        return done
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"tgtd exited with {self.process.returncode}:\n{self.log.read_text()}")
+        return self.tgtadm("--mode", "system", "--op", "show", check=False).returncode == 0
+
+    def _portal_answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False

@@ -142,6 +142,37 @@ class AgentClient:
         )
         return result
 
+    # -- volume attachments (Volumes.*, DESIGN.md section 5 "Host side") --
+
+    def volumes_attach(
+        self,
+        connection_id: str,
+        conn_info: Mapping[str, Any],
+        *,
+        mode: str | None = None,
+        device_type: str | None = None,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
+        """Attach a volume on this host: ``{"type", "path", "refIDs", "backingFile"?, "readOnly"?}``."""
+        params: dict[str, Any] = {"connectionID": connection_id, "connInfo": dict(conn_info), "timeout": timeout}
+        if mode is not None:
+            params["mode"] = mode
+        if device_type is not None:
+            params["deviceType"] = device_type
+        result: dict[str, Any] = self.call("Volumes.attach", params, timeout=timeout + 30)
+        return result
+
+    def volumes_detach(self, connection_id: str) -> None:
+        self.call("Volumes.detach", {"connectionID": connection_id}, timeout=60)
+
+    def volumes_list(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = self.call("Volumes.list", {})
+        return result
+
+    def volumes_resize(self, connection_id: str) -> int:
+        result: dict[str, int] = self.call("Volumes.resize", {"connectionID": connection_id}, timeout=60)
+        return result["size"]
+
     def healthz(self) -> dict[str, Any]:
         try:
             response = self._http.get("/healthz")

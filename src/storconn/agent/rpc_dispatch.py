@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from storconn.connection import InvalidParameter, StorconnError
 
+from .attachment_requests import AttachmentConflict, parse_request
 from .metrics import UNKNOWN_METHOD
 from .rpc_params import (
     AcquireParams,
@@ -28,6 +29,9 @@ from .rpc_params import (
     ReleaseParams,
     StatusesParams,
     UnmanageParams,
+    VolumesAttachParams,
+    VolumesConnectionParams,
+    VolumesListParams,
     WaitParams,
 )
 from .service import Agent
@@ -86,7 +90,25 @@ def _methods(agent: Agent, waits: Waits, pool: ThreadPoolExecutor, writer: Write
         await waits.wait(p.refIDs, p.timeout)
         return await asyncio.get_running_loop().run_in_executor(pool, agent.statuses, p.refIDs)
 
+    async def volumes_attach(p: VolumesAttachParams) -> Any:
+        # One call: acquire (a commit, in the pool), wait without a thread, then the device (in the pool).
+        request = parse_request(p.connectionID, p.connInfo, p.mode, p.deviceType, p.timeout)
+        loop = asyncio.get_running_loop()
+        plan = await loop.run_in_executor(pool, agent.volumes.begin, request)
+        try:
+            if plan.answer is None:
+                await waits.wait(plan.request.ref_ids, plan.remaining())
+        except BaseException:
+            # Cancelled (the client or the server went away): roll back in the pool, unawaited.
+            loop.run_in_executor(pool, agent.volumes.abandon, plan)
+            raise
+        return await loop.run_in_executor(pool, agent.volumes.finish, plan)
+
     return {
+        "Volumes.attach": _Method(VolumesAttachParams, lambda p: None, volumes_attach),
+        "Volumes.detach": _Method(VolumesConnectionParams, lambda p: agent.volumes.detach(p.connectionID)),
+        "Volumes.list": _Method(VolumesListParams, lambda p: agent.volumes.listed()),
+        "Volumes.resize": _Method(VolumesConnectionParams, lambda p: agent.volumes.resize(p.connectionID)),
         "ConnectionRefs.acquire": _Method(
             AcquireParams, lambda p: agent.acquire(p.conRefArgs), write=lambda p: writer.acquire(p.conRefArgs)
         ),
@@ -189,6 +211,8 @@ class Dispatcher:
             return await asyncio.get_running_loop().run_in_executor(self._pool, method.call, params)
         except InvalidParameter as exc:
             raise RpcError(INVALID_PARAMS, exc.message, {"field": exc.field, "code": int(exc.code)}) from exc
+        except AttachmentConflict as exc:
+            raise RpcError(SERVER_ERROR, exc.message, {"code": int(exc.code), "field": exc.field}) from exc
         except StorconnError as exc:
             raise RpcError(SERVER_ERROR, exc.message, {"code": int(exc.code)}) from exc
         except Exception as exc:

@@ -11,7 +11,7 @@ so lists of ids accept any JSON value here and are only bounded in length.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -88,3 +88,24 @@ class DiscoverParams(Params):
     hostname: HostText
     port: Annotated[int, Field(ge=1, le=65535)] = 3260
     iface: IfaceText = "default"
+
+
+# -- Volumes.* (attachments.py): ids and connInfo are judged there, naming the field --
+
+VolumeTimeout = Annotated[float, Field(ge=0, le=MAX_WAIT, allow_inf_nan=False)]
+
+
+class VolumesAttachParams(Params):
+    connectionID: Any
+    connInfo: Any
+    mode: Literal["rw", "ro"] | None = None
+    deviceType: Literal["file", "block"] | None = None
+    timeout: VolumeTimeout = 60.0
+
+
+class VolumesConnectionParams(Params):
+    connectionID: Any
+
+
+class VolumesListParams(Params):
+    pass

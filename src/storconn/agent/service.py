@@ -11,8 +11,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storconn.connection import ErrorCode, InvalidParameter, parse_uri
+from storconn.connection import ConnectionInfo, ErrorCode, InvalidParameter, parse_uri
 
+from .attachments import Attachments
 from .config import AgentConfig
 from .connectors import build_connectors
 from .metrics import AgentMetrics
@@ -58,12 +59,16 @@ class Agent:
             metrics=self.metrics,
         )
         self._registry.set_listener(self._reconciler.wake)
+        self.volumes = Attachments(self._store, self._registry, self)
 
     def start(self) -> None:
         started = time.perf_counter()
         count = self._registry.load()
         self._reconciler.restore_ownership()
         self._reconciler.start()
+        # After the reconciler: an attachment whose device must be made again
+        # waits for its share, which the reconciler connects.
+        self.volumes.recover()
         log.info("agent started with %d references in %.3f s", count, time.perf_counter() - started)
 
     def stop(self) -> None:
@@ -147,6 +152,10 @@ class Agent:
                 continue
             return True
         return False
+
+    def share_path(self, info: ConnectionInfo) -> str | None:
+        """Where the agent mounts (or links) ``info``, connected or not."""
+        return self._reconciler.path_of(info)
 
     def wait_for_change(self, timeout: float) -> None:
         """Block until some target's state changes or ``timeout`` passes."""

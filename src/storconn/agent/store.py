@@ -31,6 +31,15 @@ CREATE TABLE IF NOT EXISTS owned (
     info   TEXT NOT NULL,
     path   TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attachments (
+    connection_id TEXT PRIMARY KEY,
+    volume_id     TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    request       TEXT NOT NULL,
+    ref_ids       TEXT NOT NULL,
+    device        TEXT,
+    error         TEXT
+) WITHOUT ROWID;
 """
 
 
@@ -85,6 +94,27 @@ def _ownership_of(row: tuple[str | None, ...]) -> StoredOwnership:
         mount_id=int(mount_id) if mount_id is not None and str(mount_id).isdigit() else None,
         source=source, fstype=fstype, boot_id=boot_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAttachment:
+    """One volume attachment (``Volumes.attach``), recorded before each of its steps.
+
+    ``request`` is the canonical JSON of what the client asked (conn_info
+    with its secrets, mode, device type), kept to answer a repeated attach
+    and to make the device again after a restart; like a reference's info
+    it never leaves the store. ``device`` and ``error`` are JSON or None.
+    The table was added after the first release: ``CREATE TABLE IF NOT
+    EXISTS`` adds it to an older database on open.
+    """
+
+    connection_id: str
+    volume_id: str
+    state: str  # attaching, attached, detaching
+    request: str
+    ref_ids: str
+    device: str | None = None
+    error: str | None = None
 
 
 class StoreError(StorconnError):
@@ -239,6 +269,28 @@ class Store:
 
     def disown(self, target: str) -> None:
         self._write("DELETE FROM owned WHERE target = ?", [(target,)])
+
+    def load_attachments(self) -> list[StoredAttachment]:
+        query = "SELECT connection_id, volume_id, state, request, ref_ids, device, error FROM attachments"
+        with self._lock:
+            self._db.text_factory = _lenient_text  # a bad row must not keep the agent from starting
+            try:
+                rows = self._db.execute(query).fetchall()
+            finally:
+                self._db.text_factory = str
+        return [StoredAttachment(*row) for row in rows]
+
+    def put_attachment(self, record: StoredAttachment) -> None:
+        """Insert or replace the record, durably."""
+        self._write(
+            "INSERT OR REPLACE INTO attachments (connection_id, volume_id, state, request, ref_ids, device, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(record.connection_id, record.volume_id, record.state, record.request, record.ref_ids,
+              record.device, record.error)],
+        )
+
+    def delete_attachment(self, connection_id: str) -> None:
+        self._write("DELETE FROM attachments WHERE connection_id = ?", [(connection_id,)])
 
     def _write(self, sql: str, rows: Sequence[tuple[str | None, ...]]) -> None:
         mine = _Write(sql, rows)
