@@ -260,6 +260,56 @@ def test_show_and_list_mask_a_connections_chap_secret(
         assert "s3cret-chap" not in listing
 
 
+def test_an_iscsi_backend_connect_json_holds_the_chap_secret_and_nothing_else_shows_it(
+    shell: Shell, tmp_path: Path
+) -> None:
+    from tests.peers.tgt import BareTgtd, available
+
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    tgtd = BareTgtd(tmp_path / "tgt")
+    tgtd.start()
+    try:
+        config = shell.config.read_text() + f"""
+[backends.tgt]
+volume_driver = "iscsi"
+share = "localfs://{shell.share}"
+target_ip_address = "127.0.0.1"
+target_port = {tgtd.port}
+tgt_control_port = {tgtd.control}
+target_prefix = "iqn.2026-01.test.storconn:"
+use_chap_auth = true
+"""
+        shell.config.write_text(config)
+        volume_id = shell.ok("create", "tgt", "--size", "1", "--name", "lun").strip()
+        connector = {**shell.json("connector"), "host": "node2", "initiator": "iqn.2026-01.test.storconn:node2"}
+        connector_file = tmp_path / "node2.json"
+        connector_file.write_text(json.dumps(connector))
+
+        connected = shell.json("connect", "lun", "--connector-file", str(connector_file))
+        data = connected["connection_info"]["conn"]["data"]
+        assert connected["connection_info"]["conn"]["driver_volume_type"] == "iscsi"
+        assert data["target_portal"] == f"127.0.0.1:{tgtd.port}" and data["auth_method"] == "CHAP"
+        secret = data["auth_password"]
+        assert secret and secret != "********"
+        assert f"volume-{volume_id}" in tgtd.tgtadm("--mode", "target", "--op", "show").stdout
+
+        shown = shell.json("show", "lun")
+        assert shown["connections"][0]["conn_info"]["data"]["auth_password"] == "********"
+        for output in (json.dumps(shown), shell.ok("show", "lun"), shell.ok("list"), shell.ok("list", "--json"),
+                       shell.ok("backends"), shell.ok("connect", "--help")):
+            assert secret not in output
+        code, out, err = shell.run("connect", "lun", "--connector-file", str(connector_file), "--host", "node3")
+        assert code == 1 and "multiattach" in err and secret not in out + err
+
+        shell.ok("disconnect", connected["id"])
+        assert f"volume-{volume_id}" not in tgtd.tgtadm("--mode", "target", "--op", "show").stdout
+        shell.ok("delete", "lun")
+    finally:
+        tgtd.stop()
+
+
 def test_multiattach_takes_a_connection_per_node(shell: Shell, tmp_path: Path) -> None:
     volume_id = shell.ok("create", "local", "--size", "1", "--multiattach").strip()
     connector_file = tmp_path / "node.json"
