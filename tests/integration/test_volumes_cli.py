@@ -357,6 +357,22 @@ def test_cleanup_removes_what_a_crashed_create_left_and_prints_it(shell: Shell, 
     assert again["errors"] == [] and again["volumes_removed"] == []
 
 
+def test_cleanup_detaches_an_attachment_the_database_does_not_know_only_when_asked(
+    shell: Shell, agent_process: AgentProcess, tmp_path: Path
+) -> None:
+    volume_id = shell.ok("create", "local", "--size", "1").strip()
+    attached = shell.json("attach", volume_id)
+    # Another database's view: the attachment on this host is not its own.
+    shell.env["STORCONN_VOLUMES_DB"] = f"sqlite:///{tmp_path / 'other.db'}"
+    assert shell.json("cleanup", "--no-host-side")["attachments_detached"] == []
+    with agent_process.client() as client:
+        assert attached["connection"] in client.call("Volumes.list", {})
+    report = shell.json("cleanup")
+    assert report["attachments_detached"] == [attached["connection"]]
+    with agent_process.client() as client:
+        assert attached["connection"] not in client.call("Volumes.list", {})
+
+
 def test_one_end_to_end_run_in_child_processes(shell: Shell) -> None:
     created = shell.spawn("create", "local", "--size", "1", "--name", "e2e")
     assert created.returncode == 0, created.stderr

@@ -318,15 +318,18 @@ def connector(
 
 @app.command()
 def cleanup(
+    host_side: Annotated[bool, typer.Option(help=(
+        "Also detach this host's volume attachments whose connection the database does not hold, and "
+        "release volumes: references no attachment holds. Turn it off when controllers with other "
+        "databases share this host's agent."))] = True,
     as_json: AsJson = False, config: ConfigOpt = None, persistence: PersistenceOpt = None,
     agent: AgentOpt = None, token_file: TokenOpt = None,
 ) -> None:
     """Finish or undo what crashes left (volumes, connections, this host's attachments); exit 1 on errors."""
     from storconn.volumes import cleanup as run_cleanup
 
-    with session(_opts(config, persistence, agent, token_file)) as s:
-        _ = s
-        report = run_cleanup()
+    with session(_opts(config, persistence, agent, token_file)):
+        report = run_cleanup(host_side=host_side)
         out.cleanup_report(report, as_json=as_json)
         if report.errors:
             raise typer.Exit(1)
