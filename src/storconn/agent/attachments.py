@@ -44,7 +44,7 @@ from storconn.connection.volume_shapes import FILE_PROTOCOLS, VolumeLocation, ch
 from . import attachment_devices as devices
 from .attachment_devices import Device
 from .attachment_requests import REF_PREFIX, AttachmentConflict, Plan, Request, parse_request
-from .store import Store, StoredAttachment
+from .store import Store, StoredAttachment, delete_attachment_statement, put_attachment_statement
 from .system import loop
 from .system.iscsi_sysfs import SYSFS
 from .system.scsi_devices import DEV
@@ -59,6 +59,7 @@ DEFAULT_TIMEOUT = 60.0
 # Removing or re-adopting a device at start and on detach: bounded like any device call.
 DEVICE_TIMEOUT = 30.0
 _OK = int(ErrorCode.OK)
+_UNKNOWN = int(ErrorCode.REF_ID_UNKNOWN)
 
 
 class StatusSource(Protocol):
@@ -109,8 +110,13 @@ class Attachments:
                                   json.dumps(request.ref_ids))
         try:
             record = self._with_intent(record, request)
-            self._put(record)
-            answers = self._registry.acquire(dict(zip(request.ref_ids, request.location.shares, strict=True)))
+            with self._lock:
+                self._records[cid] = record
+            # The record commits with the references: one transaction, one fsync.
+            answers = self._registry.acquire(
+                dict(zip(request.ref_ids, request.location.shares, strict=True)),
+                also=[put_attachment_statement(record)],
+            )
             refused = {ref_id: code for ref_id, code in answers.items() if code != _OK}
             if refused:
                 ref_id, code = next(iter(refused.items()))
@@ -266,15 +272,16 @@ class Attachments:
             log.info("connection %s: %d unattached volume references released", cid, len(orphans))
 
     def _finish_detach(self, record: StoredAttachment) -> None:
-        if record.state != "detaching":
-            record = replace(record, state="detaching")
-            self._put(record)
+        # No "detaching" record before the device goes: a crash between the
+        # two leaves "attached" with the device gone, and the next start makes
+        # the device again; the client, which got no answer, detaches again.
+        # So a detach costs one commit (release and forget together), not three.
         if record.device is not None:
             device = Device.from_json(json.loads(record.device))
             try:
                 self._remove_device(device)
             except StorconnError as exc:
-                self._put(replace(record, error=json.dumps(exc.as_pair())))
+                self._put(replace(record, state="detaching", error=json.dumps(exc.as_pair())))
                 log.warning("detach of connection %s: %s", record.connection_id, exc.message)
                 raise
         self._release_and_forget(record)
@@ -432,8 +439,13 @@ class Attachments:
         return True
 
     def _release_and_forget(self, record: StoredAttachment) -> None:
-        self._registry.release(json.loads(record.ref_ids))
-        self._store.delete_attachment(record.connection_id)
+        answers = self._registry.release(
+            json.loads(record.ref_ids), also=[delete_attachment_statement(record.connection_id)]
+        )
+        failed = {ref_id: code for ref_id, code in answers.items() if code not in (_OK, _UNKNOWN)}
+        if failed:
+            ref_id, code = next(iter(failed.items()))
+            raise StorconnError(f"reference {ref_id} could not be released: {code}", code=_code(code))
         with self._lock:
             self._records.pop(record.connection_id, None)
 

@@ -51,12 +51,12 @@ class AgentClient:
         url: str = DEFAULT_URL,
         *,
         token: str | None = None,
-        token_file: Path | None = None,
+        token_file: Path | str | None = None,
         timeout: float = 30.0,
         verify: bool | str = True,
     ) -> None:
         if token is None and token_file is not None:
-            token = token_file.read_text().strip()
+            token = Path(token_file).read_text().strip()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout, verify=verify)
         self._ids = itertools.count(1)

@@ -50,7 +50,7 @@ from storconn.connection import (
 )
 
 from .invalid_refs import load_error, redacted_wire
-from .store import Store, StoreError
+from .store import Statement, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,14 @@ class Registry:
             gc.freeze()
             return len(self._refs)
 
-    def acquire(self, entries: Mapping[str, object]) -> dict[str, int]:
+    def acquire(self, entries: Mapping[str, object], *, also: Sequence[Statement] = ()) -> dict[str, int]:
+        """Judge each entry on its own (0, 478, 490, 1000); ``also`` commits with the new ones.
+
+        ``also`` is store statements that must be durable together with the
+        references (an attachment's record): written in their transaction,
+        or alone when every entry was held already. If no entry succeeds
+        they are not written.
+        """
         results: dict[str, int] = {}
         # Validation is pure: done before taking the lock, so a big batch
         # does not hold up statuses and other clients while it parses.
@@ -226,7 +233,9 @@ class Registry:
                 self._pending[ref_id] = ref
                 target.pending.add(ref_id)
                 new.append((ref, info))
-        stored_refs = self._store_new(new, results) if new else []
+        stored_refs = self._store_new(new, results, also) if new else []
+        if also and not new and results and all(code == _OK for code in results.values()):
+            self._store.write(also)
         with self._lock:
             kept = {ref.id for ref, _ in stored_refs}
             # Only a target's first reference changes the desired state; a
@@ -258,7 +267,7 @@ class Registry:
         return results
 
     def _store_new(
-        self, new: list[tuple[Reference, ConnectionInfo]], results: dict[str, int]
+        self, new: list[tuple[Reference, ConnectionInfo]], results: dict[str, int], also: Sequence[Statement] = ()
     ) -> list[tuple[Reference, ConnectionInfo]]:
         """Store ``new`` durably; return those stored, with the error code of each other one in ``results``.
 
@@ -267,7 +276,7 @@ class Registry:
         store cannot take fails alone, not the whole batch.
         """
         try:
-            self._store.add_refs((ref.id, ref.target, ref.stored) for ref, _ in new)
+            self._store.add_refs(((ref.id, ref.target, ref.stored) for ref, _ in new), also=also)
             return new
         except StorconnError as exc:
             if len(new) == 1 or not (isinstance(exc, StoreError) and exc.row_specific):
@@ -283,10 +292,18 @@ class Registry:
                 results[ref.id] = int(exc.code)
             else:
                 stored.append((ref, info))
+        if stored and also:
+            self._store.write(also)
         return stored
 
-    def release(self, ref_ids: Sequence[object] = (), prefixes: Sequence[object] = ()) -> dict[str, int]:
-        """Answer each entry on its own: 0 released, 479 unknown, 1000 not a valid id or prefix."""
+    def release(
+        self, ref_ids: Sequence[object] = (), prefixes: Sequence[object] = (), *, also: Sequence[Statement] = ()
+    ) -> dict[str, int]:
+        """Answer each entry on its own: 0 released, 479 unknown, 1000 not a valid id or prefix.
+
+        ``also`` commits in the same transaction as the removal (or alone when
+        nothing was held), so forgetting an attachment costs one commit.
+        """
         results: dict[str, int] = {}
         with self._lock:
             self._wait_settled_locked(ref_id for ref_id in ref_ids if isinstance(ref_id, str))
@@ -318,9 +335,11 @@ class Registry:
             doomed = list(dict.fromkeys(doomed))
             self._releasing.update(doomed)
         removed = doomed
+        if also and not doomed:
+            self._store.write(also)  # raises: the caller's statements were not kept
         try:
             if doomed:
-                self._store.remove_refs(doomed)
+                self._store.remove_refs(doomed, also=also)
         except StorconnError as exc:
             log.error("release of %d references not stored: %s", len(doomed), exc)
             results.update({ref_id: int(exc.code) for ref_id in doomed})

@@ -96,6 +96,10 @@ def _ownership_of(row: tuple[str | None, ...]) -> StoredOwnership:
     )
 
 
+Statement = tuple[str, Sequence[tuple[str | None, ...]]]
+"""One SQL statement and the rows ``executemany`` runs it with."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredAttachment:
     """One volume attachment (``Volumes.attach``), recorded before each of its steps.
@@ -133,8 +137,7 @@ class StoreError(StorconnError):
 
 @dataclass(slots=True)
 class _Write:
-    sql: str
-    rows: Sequence[tuple[str | None, ...]]
+    statements: Sequence[Statement]  # one transaction: all of them or none
     done: bool = False  # committed or failed: its writer may go
     committed: bool = False
     error: StoreError | None = None
@@ -245,16 +248,28 @@ class Store:
                     self._db.text_factory = str
         return [_ownership_of(row) for row in rows]
 
-    def add_refs(self, refs: Iterable[tuple[str, str, str]]) -> None:
-        """Insert every (id, target, info_json) in one transaction, durable when this returns."""
-        rows: list[tuple[str | None, ...]] = list(refs)
-        if rows:
-            self._write("INSERT INTO refs (id, target, info) VALUES (?, ?, ?)", rows)
+    def add_refs(self, refs: Iterable[tuple[str, str, str]], *, also: Sequence[Statement] = ()) -> None:
+        """Insert every (id, target, info_json) in one transaction, durable when this returns.
 
-    def remove_refs(self, ids: Iterable[str]) -> None:
-        rows = [(ref_id,) for ref_id in ids]
-        if rows:
-            self._write("DELETE FROM refs WHERE id = ?", rows)
+        ``also``: statements that must commit with them or not at all (an
+        attachment's record), so that a caller pays one commit, not two.
+        """
+        rows: list[tuple[str | None, ...]] = list(refs)
+        statements = [*(("INSERT INTO refs (id, target, info) VALUES (?, ?, ?)", rows),) * bool(rows), *also]
+        if statements:
+            self._write_all(statements)
+
+    def remove_refs(self, ids: Iterable[str], *, also: Sequence[Statement] = ()) -> None:
+        """Delete the references, with ``also`` in the same transaction."""
+        rows: list[tuple[str | None, ...]] = [(ref_id,) for ref_id in ids]
+        statements = [*(("DELETE FROM refs WHERE id = ?", rows),) * bool(rows), *also]
+        if statements:
+            self._write_all(statements)
+
+    def write(self, statements: Sequence[Statement]) -> None:
+        """Commit ``statements`` in one transaction (the ``*_statement`` helpers make them)."""
+        if statements:
+            self._write_all(statements)
 
     def own(self, ownership: StoredOwnership) -> None:
         """Record, durably, that the agent is about to create this target."""
@@ -282,18 +297,16 @@ class Store:
 
     def put_attachment(self, record: StoredAttachment) -> None:
         """Insert or replace the record, durably."""
-        self._write(
-            "INSERT OR REPLACE INTO attachments (connection_id, volume_id, state, request, ref_ids, device, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(record.connection_id, record.volume_id, record.state, record.request, record.ref_ids,
-              record.device, record.error)],
-        )
+        self._write_all([put_attachment_statement(record)])
 
     def delete_attachment(self, connection_id: str) -> None:
-        self._write("DELETE FROM attachments WHERE connection_id = ?", [(connection_id,)])
+        self._write_all([delete_attachment_statement(connection_id)])
 
     def _write(self, sql: str, rows: Sequence[tuple[str | None, ...]]) -> None:
-        mine = _Write(sql, rows)
+        self._write_all([(sql, rows)])
+
+    def _write_all(self, statements: Sequence[Statement]) -> None:
+        mine = _Write(statements)
         with self._queue_lock:
             self._queue.append(mine)
         with self._lock:
@@ -346,7 +359,8 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             for write in batch:
-                self._db.executemany(write.sql, write.rows)
+                for sql, rows in write.statements:
+                    self._db.executemany(sql, rows)
             self._db.execute("COMMIT")
         except BaseException:
             self._rollback_locked()
@@ -360,6 +374,19 @@ class Store:
         except sqlite3.Error as exc:
             # The next transaction tries again; this one's error is the story.
             log.error("rollback of the reference store failed: %s", exc)
+
+
+def put_attachment_statement(record: StoredAttachment) -> Statement:
+    return (
+        "INSERT OR REPLACE INTO attachments (connection_id, volume_id, state, request, ref_ids, device, error)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(record.connection_id, record.volume_id, record.state, record.request, record.ref_ids,
+          record.device, record.error)],
+    )
+
+
+def delete_attachment_statement(connection_id: str) -> Statement:
+    return "DELETE FROM attachments WHERE connection_id = ?", [(connection_id,)]
 
 
 def _lenient_text(raw: bytes) -> str:

@@ -88,10 +88,9 @@ conn.save()
 # The node side of the flow without shared persistence: the seed calls
 # os-brick here; on storconn the node's agent attaches in one call.
 NODE_ATTACHES_BY_HAND = """
-from pathlib import Path
 from storconn.agent.client import AgentClient
 
-agent = AgentClient(agent_url, token_file=Path(token_file))
+agent = AgentClient(agent_url, token_file=token_file)
 conn_info = connection_info['conn']
 device = agent.call('Volumes.attach', {'connectionID': connection_id, 'connInfo': conn_info})
 print(json.dumps(device))

@@ -212,14 +212,14 @@ class _RefusingStore(Store):
 
     writes = 0  # the add_refs that got through
 
-    def add_refs(self, refs: Any) -> None:
+    def add_refs(self, refs: Any, *, also: Any = ()) -> None:
         rows = list(refs)
         if any(row[0] == "poison" for row in rows):
             raise StoreError("the reference store refused the write: test", row_specific=True)
         if any(row[0] == "disk-full" for row in rows):
             raise StoreError("the reference store refused the write: database or disk is full")
         self.writes += 1
-        super().add_refs(rows)
+        super().add_refs(rows, also=also)
 
 
 def test_a_row_the_store_refuses_fails_only_its_entry(tmp_path: Path) -> None:
@@ -272,12 +272,12 @@ class _SlowStore(Store):
         super().__init__(path)
         self.writes = 0
 
-    def _write(self, sql: str, rows: Any) -> None:
+    def _write_all(self, statements: Any) -> None:
         import time
 
         self.writes += 1
         time.sleep(0.05)
-        super()._write(sql, rows)
+        super()._write_all(statements)
 
 
 def _together(*calls: Any) -> list[Any]:
