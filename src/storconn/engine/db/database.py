@@ -25,22 +25,19 @@ uses its own pooled connection and session.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
+
+from storconn.sqlite_engine import WRITE_FLAG, sqlite_engine
 
 __all__ = ["Database", "make_engine", "normalize_url"]
 
-_BUSY_TIMEOUT_MS = 10_000
-_WRITE_FLAG = "storconn_write"
 
 
 def normalize_url(url: str) -> str:
@@ -59,50 +56,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     memory = parsed.database in (None, "", ":memory:")
-    kwargs: dict[str, Any] = {
-        "connect_args": {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000}
-    }
-    if memory:
-        kwargs["poolclass"] = StaticPool
-    elif parsed.database and not parsed.database.startswith("file:"):
-        _make_private(Path(parsed.database))
-    engine = create_engine(url, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        write = connection.info.pop(_WRITE_FLAG, True)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
-
-
-def _make_private(path: Path) -> None:
-    """Create the SQLite file 0600 (its directory 0700 when new); narrow an existing one and its -wal, -shm."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # O_CREAT with mode 0600 is exact whatever the umask narrows; never
-    # following a symlink planted where the database will be.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for suffix in ("-wal", "-shm", "-journal"):
-        try:
-            os.chmod(f"{path}{suffix}", 0o600, follow_symlinks=False)
-        except FileNotFoundError:
-            pass
+    file = Path(parsed.database) if parsed.database and not memory and not parsed.database.startswith("file:") else None
+    return sqlite_engine(url, file=file, in_memory=memory)
 
 
 class Database:
@@ -125,7 +80,7 @@ class Database:
         with self._serial if self._serial is not None else nullcontext():
             with self.engine.connect() as connection:
                 if self.dialect == "sqlite":
-                    connection.info[_WRITE_FLAG] = write
+                    connection.info[WRITE_FLAG] = write
                 with connection.begin():
                     session = Session(bind=connection, expire_on_commit=False, autoflush=True)
                     try:

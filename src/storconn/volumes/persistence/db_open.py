@@ -40,12 +40,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import StaticPool
 
 from storconn.connection import InvalidParameter
+from storconn.sqlite_engine import WRITE_FLAG, sqlite_engine
 
 from ..errors import VolumeError
 from .db_schema import VERSION_TABLE
@@ -54,8 +54,6 @@ from .locks import lock_key
 __all__ = ["Database", "MIGRATIONS", "head_revision", "parse_url", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-_BUSY_TIMEOUT_MS = 10_000
-_WRITE_FLAG = "storconn_volumes_write"
 _URL_FIELD = "persistence_config.connection"
 
 
@@ -115,7 +113,7 @@ class Database:
         serial: AbstractContextManager[Any] = self._serial if self._serial else nullcontext()
         with serial, self.engine.connect() as connection:
             if self.dialect == "sqlite":
-                connection.info[_WRITE_FLAG] = write
+                connection.info[WRITE_FLAG] = write
             with connection.begin():
                 yield connection
 
@@ -149,51 +147,7 @@ def _make_engine(url: URL, file: Path | None, *, in_memory: bool) -> Engine:
         return create_engine(
             url, pool_pre_ping=True, pool_size=5, max_overflow=-1, hide_parameters=True
         )
-    kwargs: dict[str, Any] = {
-        "hide_parameters": True,
-        "connect_args": {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
-    }
-    if in_memory:
-        kwargs["poolclass"] = StaticPool
-    elif file is not None:
-        _make_private(file)
-    engine = create_engine(url, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        write = connection.info.pop(_WRITE_FLAG, True)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
-
-
-def _make_private(path: Path) -> None:
-    """Create the SQLite file 0600 (its directory 0700 when new); narrow its -wal and -shm."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # O_CREAT with mode 0600 is exact whatever the umask; never follow a
-    # symlink planted where the database will be.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for suffix in ("-wal", "-shm", "-journal"):
-        try:
-            os.chmod(f"{path}{suffix}", 0o600, follow_symlinks=False)
-        except FileNotFoundError:
-            pass
+    return sqlite_engine(url, file=file, in_memory=in_memory, hide_parameters=True)
 
 
 def _alembic_config() -> Config:
