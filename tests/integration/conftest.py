@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.peers.postgres import PostgresServer, available
+
 from storconn.agent import Agent, AgentConfig, ReconcilerConfig
 
 FAST = ReconcilerConfig(
@@ -20,3 +22,18 @@ def agent(tmp_path: Path, mount_root: Path) -> Iterator[Agent]:
     a.start()
     yield a
     a.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL 15 server for the session; each test takes a fresh database of it."""
+    reason = available()
+    if reason:
+        print(f"\nskipping the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -15,7 +15,6 @@ from storconn.engine.api import create_app
 from storconn.engine.errors import Unauthorized
 from storconn.engine.model import Role
 from storconn.engine.service import Engine
-from tests.peers.postgres import PostgresServer, available
 from tests.unit.engine_api.server import serve
 
 ADMIN = ("admin@internal", "admin-Pa55word")
@@ -51,16 +50,3 @@ def url(base: str) -> str:
     return f"{base}/ovirt-engine/api"
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL 15 server for the session; each test takes a fresh database of it."""
-    reason = available()
-    if reason:
-        print(f"\nskipping the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()

@@ -6,7 +6,6 @@ test. Skips with the printed reason where PostgreSQL cannot run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from storconn.volumes.persistence import DbPersistence
 from storconn.volumes.persistence.db_schema import VERSION_TABLE, metadata
 from storconn.volumes.records import KeyValue
 from storconn.volumes.secrets import SecretError
-from tests.peers.postgres import PostgresServer, available
+from tests.peers.postgres import PostgresServer
 from tests.unit.volumes.test_persistence import (
     SECRET,
     PersistenceContract,
@@ -32,20 +31,6 @@ from tests.unit.volumes.test_persistence_processes import (
     run_lock_dies_with_its_holder,
     run_locked_counter,
 )
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    reason = available()
-    if reason:
-        print(f"\nskipping the PostgreSQL persistence tests: {reason}")
-        pytest.skip(reason)
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

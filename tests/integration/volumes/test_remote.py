@@ -18,23 +18,9 @@ import pytest
 
 import storconn.volumes as cl
 from tests.peers.agent import AgentProcess
-from tests.peers.postgres import PostgresServer, available
+from tests.peers.postgres import PostgresServer
 
 from .conftest import Library
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    reason = available()
-    if reason:
-        print(f"\nskipping the PostgreSQL remote-attach test: {reason}")
-        pytest.skip(reason)
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
