@@ -69,9 +69,10 @@ class Snapshot(Object):
 
         backend = require_backend(self._record.backend)
         volume = self.volume
+        driver = backend.driver_ready()
         self._persistence().set_snapshot(self._record)
         try:
-            backend.driver_ready().create_snapshot(self._record, volume._record)
+            driver.create_snapshot(self._record, volume._record)
         except Exception:
             self._record.status = "error"
             self.save()
@@ -98,9 +99,10 @@ class Snapshot(Object):
         params = {"size": self._record.volume_size, "multiattach": source.multiattach, **new_vol_params}
         volume = Volume(backend, snapshot_id=self.id, **params)
         volume._record.format = source.format
+        driver = backend.driver_ready()
         self._persistence().set_volume(volume._record)
         try:
-            backend.driver_ready().create_volume_from_snapshot(volume._record, self._record)
+            driver.create_volume_from_snapshot(volume._record, self._record)
         except Exception:
             volume._record.status = "error"
             volume.save()

@@ -156,11 +156,12 @@ class Volume(Object):
     def create(self) -> None:
         """Create the storage. The record is stored first (``creating``), then ``available``."""
         backend = self._backend()
+        driver = backend.driver_ready()  # an unreachable share fails here, before any record exists
         persistence = self._persistence()
         persistence.set_volume(self._record)
         faults.checkpoint("create:recorded")
         try:
-            backend.driver_ready().create_volume(self._record)
+            driver.create_volume(self._record)
         except Exception:
             self._record.status = "error"
             self.save()
@@ -220,9 +221,10 @@ class Volume(Object):
         clone._record.format = self._record.format
         if clone.size < self.size:
             raise InvalidSize(f"size: a clone cannot be smaller than its source ({self.size} GiB)")
+        driver = backend.driver_ready()
         self._persistence().set_volume(clone._record)
         try:
-            backend.driver_ready().create_cloned_volume(clone._record, self._record)
+            driver.create_cloned_volume(clone._record, self._record)
         except Exception:
             clone._record.status = "error"
             clone.save()

@@ -194,3 +194,10 @@ def test_key_values_as_the_seed_uses_them(library: Library) -> None:
     cl.Backend.persistence.set_key_value(cl.KeyValue("node-1", '{"host":"n1"}'))
     kv = cl.Backend.persistence.get_key_values("node-1")
     assert json.loads(kv[0].value) == {"host": "n1"}
+
+
+def test_an_unreachable_share_fails_create_before_anything_is_stored(library: Library) -> None:
+    backend = library.backend("gone", share=f"localfs://{library.tmp}/does-not-exist")
+    with pytest.raises(cl.BackendError, match="not connected"):
+        backend.create_volume(size=1)
+    assert backend.volumes == []
