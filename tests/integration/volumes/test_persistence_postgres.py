@@ -30,6 +30,7 @@ from tests.unit.volumes.test_persistence_processes import (
     run_counter,
     run_lock_dies_with_its_holder,
     run_locked_counter,
+    run_openers,
 )
 
 
@@ -135,6 +136,14 @@ def test_controllers_on_one_postgresql_never_lose_an_update(pg_url: str, tmp_pat
     # The controllers open the fresh database at the same moment: the migrations race too.
     conflicts = run_counter(pg_url, tmp_path / "key", processes=4, times=25)
     print(f"optimistic retries: {conflicts}")
+
+
+def test_controllers_opening_a_new_database_at_once_all_open_it(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    # READ COMMITTED lets every opener see no key check yet; all but one insert loses.
+    urls = [postgres.new_database() for _ in range(8)]
+    assert run_openers(urls, tmp_path / "key", processes=6) == []
 
 
 def test_lock_excludes_other_processes_on_one_postgresql(pg_url: str, tmp_path: Path) -> None:

@@ -80,6 +80,32 @@ def _count_up(url: str, key_file: str, volume_id: str, times: int, start: Any, q
         store.close()
 
 
+def _open(url: str, key_file: str, start: Any, queue: Any) -> None:
+    start.wait(30)
+    try:
+        DbPersistence(url, key_file=key_file).close()
+        queue.put("opened")
+    except Exception as exc:  # reported to the test, which names it
+        queue.put(repr(exc)[:300])
+
+
+def run_openers(urls: list[str], key_file: Path, *, processes: int) -> list[str]:
+    """For each fresh database: ``processes`` controllers open it at once; every failure seen."""
+    SecretBox(key_file)  # one key for all, made before the race
+    failures: list[str] = []
+    for url in urls:
+        start = PROCESSES.Barrier(processes)
+        queue = PROCESSES.Queue()
+        workers = [PROCESSES.Process(target=_open, args=(url, str(key_file), start, queue))
+                   for _ in range(processes)]
+        for worker in workers:
+            worker.start()
+        failures += [r for r in (queue.get(timeout=120) for _ in workers) if r != "opened"]
+        for worker in workers:
+            worker.join(30)
+    return failures
+
+
 def run_counter(url: str, key_file: Path, *, processes: int, times: int) -> int:
     """``processes`` controllers each add 1 ``times`` times; returns the conflicts they met."""
     volume_id = f"counter-{uuid.uuid4().hex[:8]}"

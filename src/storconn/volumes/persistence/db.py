@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..errors import ConcurrentUpdate, VolumeError
 from ..records import ConnectionRecord, KeyValue, SnapshotRecord, VolumeRecord
@@ -329,14 +329,24 @@ class DbPersistence:
 
     def _check_key(self) -> None:
         """Store a token of a known text on first open; afterwards it must decrypt."""
-        with self._guard("check the key"), self._db.transaction(write=True) as connection:
+        with self._guard("check the key"):
+            try:
+                token = self._key_check_token()
+            except IntegrityError:
+                # Another controller opening the new database stored its token
+                # first (PostgreSQL's READ COMMITTED lets both see none): use theirs.
+                token = self._key_check_token()
+        self._box.decrypt(token, what="the database's key check")
+
+    def _key_check_token(self) -> str:
+        with self._db.transaction(write=True) as connection:
             token = connection.execute(
                 select(meta.c.value).where(meta.c.name == META_KEY_CHECK)
             ).scalar_one_or_none()
             if token is None:
                 token = self._box.encrypt(_KEY_CHECK_TEXT)
                 connection.execute(insert(meta).values(name=META_KEY_CHECK, value=token))
-        self._box.decrypt(token, what="the database's key check")
+        return str(token)
 
     # -- rows to records -----------------------------------------------------
 
