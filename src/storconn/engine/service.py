@@ -423,7 +423,10 @@ class Engine:
                 domain_rules.check_domain_connection(domain.storage_type, conn, used_by=[])
             found = rules.find_duplicate(conn, repo.candidates(conn))
             if found is not None and conn.type is StorageType.ISCSI:
-                return found.connection, False  # iSCSI targets are shared between domains
+                # iSCSI targets are shared between domains. Candidates are read
+                # without secrets; the host connects with the stored CHAP password.
+                shared = repo.connection(found.connection.id, secrets=True)
+                return shared or found.connection, False
             rules.check_duplicates(conn, repo.candidates(conn))
         return conn, True
 

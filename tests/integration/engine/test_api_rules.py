@@ -2036,3 +2036,21 @@ def test_a_viewer_token_from_sso_is_forbidden_to_change(world: World, anonymous:
         reason="Forbidden",
         detail="[User is not authorized to perform this action (role viewer).]",
     )
+
+
+def test_a_domain_on_a_target_that_already_has_a_chap_connection_is_no_500(api: Api, engine: Engine) -> None:
+    # The existing connection is shared; the host must get it with its stored password
+    # (candidates are read without secrets: reusing one as such made to_info fail → 500).
+    engine.add_connection(iscsi_fields(username="chap-user", password="chap-Secret-42"))
+    host = unreachable_host(engine)
+    answer = api.post("/storagedomains", "storage_domain", {
+        "name": "iscsi-chap",
+        "type": "data",
+        "host": {"id": host.id},
+        "storage": {"type": "iscsi", "logical_units": [
+            {"id": "lun1", "address": "10.0.0.5", "port": 3260, "target": ISCSI["target"]}
+        ]},
+    })
+    assert answer.status_code == 400, answer.text  # the host does not answer: a clear refusal
+    assert "VDS_NETWORK_ERROR" in answer.text or "Network error" in answer.text
+    assert "chap-Secret-42" not in answer.text
