@@ -46,13 +46,14 @@ __all__ = [
 ]
 
 MANAGED_OPTIONS: dict[str, frozenset[str]] = {
+    # Exactly what oVirt manages (its engine refuses these in custom mount
+    # options): set from params.version, params.timeout and params.retrans,
+    # and the addresses, which the kernel derives from the export. Other
+    # flags oVirt passes through (soft, nosharecache, nolock, ...) come after
+    # the agent's defaults, so the administrator's word wins.
     "nfs": frozenset(
-        # Set from params.version, params.timeout and params.retrans.
-        ["vers", "nfsvers", "minorversion", "v2", "v3", "v4", "v4.0", "v4.1", "v4.2"]
+        ["vers", "nfsvers", "protocol_version", "minorversion", "v2", "v3", "v4", "v4.0", "v4.1", "v4.2"]
         + ["timeo", "retrans"]
-        # The agent decides how I/O fails, how caches are shared and how the
-        # server is reached, so that every mount of one identity behaves alike.
-        + ["soft", "hard", "sharecache", "nosharecache", "lock", "nolock"]
         + ["addr", "clientaddr"]
     ),
     # Set from params.backupServers.

@@ -89,8 +89,12 @@ def test_nfs_options_the_agent_manages_are_refused(name: str) -> None:
 
 
 def test_managed_option_flags_are_refused_without_a_value() -> None:
-    with pytest.raises(InvalidParameter, match="'soft'"):
-        check_options("nfs", "soft", field="params.options")
+    with pytest.raises(InvalidParameter, match="'v4.1'"):
+        check_options("nfs", "v4.1", field="params.options")
+
+
+def test_nfs_flags_ovirt_passes_through_are_accepted() -> None:
+    check_options("nfs", "soft,nosharecache,hard,nolock,sharecache,lock", field="params.options")
 
 
 def test_glusterfs_backup_servers_option_is_managed() -> None:

@@ -89,7 +89,7 @@ def test_unknown_nfs_version() -> None:
 
 
 @pytest.mark.parametrize(
-    "option", ["timeo=600", "vers=4", "nfsvers=3", "retrans=2", "soft", "clientaddr=1.2.3.4"]
+    "option", ["timeo=600", "vers=4", "nfsvers=3", "retrans=2", "minorversion=1", "clientaddr=1.2.3.4"]
 )
 def test_nfs_managed_mount_option(option: str) -> None:
     key = _key(**NFS, mount_options=f"noatime,{option}")
