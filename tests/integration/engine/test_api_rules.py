@@ -864,6 +864,15 @@ def test_a_lun_disk_connection_defaults_to_port_3260(api: Api) -> None:
     assert conn["port"] == "3260"
 
 
+def test_a_lun_disk_takes_the_elements_the_sdk_and_ansible_send(api: Api) -> None:
+    """Issue 9 item 8: content_type, format, sparse and an empty storage_domains come with every LUN disk."""
+    unit = {"id": "36001405aa", "address": "10.0.0.5", "target": "iqn.2026-01.test:lun1"}
+    disk = {"alias": "lun1", "lun_storage": {"type": "iscsi", "logical_units": [unit]},
+            "content_type": "data", "format": "raw", "sparse": False, "storage_domains": {}}
+    answer = api.post("/disks", "disk", disk)
+    assert answer.status_code == 201, answer.text
+
+
 def test_nfs_version_is_read_and_shown_in_ovirts_spelling(api: Api) -> None:
     added = api.add_connection({**NFS, "nfs_version": "v4_1"})
     assert api.read(api.get(f"/storageconnections/{added['id']}"))["nfs_version"] == "v4_1"

@@ -182,8 +182,9 @@ HOST = _schema(
 DISK = _schema(
     "disk",
     {"name": STRING, "alias": STRING, "storage_type": enum("lun"), "lun_storage": obj(LUN_STORAGE)},
+    # What the SDK and the Ansible collection send with a LUN disk, meaningless for one.
     ("comment", "description", "shareable", "sgio", "format", "bootable", "interface", "wipe_after_delete",
-     "propagate_errors", "uses_scsi_reservation"),
+     "propagate_errors", "uses_scsi_reservation", "content_type", "sparse", "storage_domains"),
 )
 
 VM = _schema(
