@@ -1,0 +1,128 @@
+"""The engine's commands and queries: the one door the REST API, the web pages and the CLI use.
+
+Each command takes its locks, runs the rules (``storconn.engine.rules``, pure),
+changes the database (``storconn.engine.db``) in one transaction and tells the
+hosts (``storconn.engine.hosts``) what to connect. Errors are
+``storconn.engine.errors`` subclasses carrying oVirt's message key and the
+HTTP status; ``action`` is set to oVirt's "Cannot add Storage Connection."
+style prefix.
+
+CONTRACT (the API layer codes against exactly these signatures):
+
+    Engine(database_url: str, *, key_file: Path, hosts: HostDispatcher | None = None)
+    .close()
+
+    # users (SSO)
+    .authenticate(username: str, password: str) -> User          # Unauthorized
+    .add_user(username: str, password: str, role: Role) -> User
+
+    # storage connections
+    .list_connections(*, max: int | None = None) -> list[StorageConnection]
+    .get_connection(connection_id: str) -> StorageConnection     # NotFound
+    .add_connection(fields: ConnectionFields, *, host: str | None = None,
+                    connection_id: str | None = None) -> StorageConnection
+        # connection_id given by the client → BadRequest ..._ID_NOT_EMPTY
+    .update_connection(connection_id: str, fields: ConnectionFields, *, force: bool = False,
+                       host: str | None = None) -> StorageConnection
+    .remove_connection(connection_id: str, *, host: str | None = None) -> None
+
+    # storage domains
+    .list_domains(*, max: int | None = None) -> list[StorageDomain]
+    .get_domain(domain_id: str) -> StorageDomain
+    .add_domain(name: str, *, storage_type: StorageType, domain_type: str = "data",
+                description: str | None = None, connection_id: str | None = None,
+                connection: ConnectionFields | None = None, host: str | None = None) -> StorageDomain
+    .update_domain(domain_id: str, *, name: str | None = None, description: str | None = None) -> StorageDomain
+    .remove_domain(domain_id: str) -> None
+    .domain_connections(domain_id: str) -> list[StorageConnection]
+    .attach_connection(domain_id: str, connection_id: str) -> None
+    .detach_connection(domain_id: str, connection_id: str) -> None
+
+    # data centers and their domains
+    .list_data_centers() -> list[DataCenter]
+    .get_data_center(dc_id: str) -> DataCenter
+    .add_data_center(name: str, *, description: str | None = None, local: bool = False) -> DataCenter
+    .data_center_domains(dc_id: str) -> list[StorageDomain]
+    .attach_domain(dc_id: str, domain_id: str) -> StorageDomain        # → maintenance
+    .activate_domain(dc_id: str, domain_id: str) -> list[str]          # → active; returns failed host names
+    .deactivate_domain(dc_id: str, domain_id: str) -> list[str]        # → maintenance
+    .detach_domain(dc_id: str, domain_id: str) -> None                 # → unattached
+
+    # hosts
+    .list_hosts() -> list[Host]
+    .get_host(id_or_name: str) -> Host
+    .add_host(name: str, *, address: str, port: int, token: str | None,
+              data_center_id: str | None = None) -> Host
+    .remove_host(host_id: str) -> None
+
+    # LUN disks and VMs
+    .list_disks() -> list[LunDisk]
+    .get_disk(disk_id: str) -> LunDisk
+    .add_lun_disk(name: str, *, lun_id: str, connections: list[ConnectionFields]) -> LunDisk
+    .remove_disk(disk_id: str) -> None
+    .list_vms() -> list[Vm]
+    .get_vm(vm_id: str) -> Vm
+    .add_vm(name: str, *, status: VmStatus = VmStatus.DOWN) -> Vm
+    .set_vm_status(vm_id: str, status: VmStatus) -> Vm
+    .attach_disk(vm_id: str, disk_id: str, *, plugged: bool = True) -> Vm
+
+    # the connectivity test (seed 001): acquire a flow reference on the host,
+    # wait for it, release it, answer what the agent saw
+    .test_connection(connection_id: str, *, host: str, timeout: float = 30.0) -> dict[str, Any]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storconn.engine.hosts import HostDispatcher
+from storconn.engine.service.base import FLOW_MAX_AGE, EngineBase
+from storconn.engine.service.connections import ConnectionCommands
+from storconn.engine.service.datacenters import DataCenterCommands
+from storconn.engine.service.disks import DiskCommands
+from storconn.engine.service.domains import DomainCommands
+from storconn.engine.service.hosts import HostCommands
+from storconn.engine.service.users import ADMIN_USER, UserCommands
+
+__all__ = ["ADMIN_USER", "Engine", "EngineBase"]
+
+
+class Engine(
+    UserCommands,
+    ConnectionCommands,
+    DomainCommands,
+    DataCenterCommands,
+    HostCommands,
+    DiskCommands,
+):
+    """The engine's commands and queries; see CONTRACT above.
+
+    Thread-safety: one Engine serves every thread of the process. Each
+    command runs in its own transaction(s); conflicting commands exclude each
+    other through ``locks`` (across processes too on PostgreSQL) and fail at
+    once with ObjectLocked rather than wait. Talking to hosts happens after
+    the command's transaction committed, never inside it, so a slow host
+    never holds the database.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        key_file: Path,
+        hosts: HostDispatcher | None = None,
+        admin_password: str | None = None,
+        sync_on_start: bool = True,
+    ) -> None:
+        super().__init__(database_url, key_file=key_file, hosts=hosts)
+        self._ensure_admin(admin_password)
+        with self._tx() as repo:
+            repo.forget_flows_before(FLOW_MAX_AGE)
+        if sync_on_start:
+            self.sync_hosts()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

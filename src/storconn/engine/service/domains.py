@@ -1,0 +1,158 @@
+"""Storage domains: add (with a new or an existing connection), edit, remove, and their connections."""
+
+from __future__ import annotations
+
+import uuid
+
+from storconn.engine import rules
+from storconn.engine.errors import NotFound
+from storconn.engine.model import (
+    ConnectionFields,
+    StorageConnection,
+    StorageDomain,
+    StorageType,
+)
+from storconn.engine.rules import Action
+from storconn.engine.rules import domains as domain_rules
+from storconn.engine.rules import locks as keys
+from storconn.engine.service.base import EngineBase, command, found
+
+
+class DomainCommands(EngineBase):
+    def list_domains(self, *, max: int | None = None) -> list[StorageDomain]:
+        with self._tx(write=False) as repo:
+            return repo.domains(max=max)
+
+    def get_domain(self, domain_id: str) -> StorageDomain:
+        with self._tx(write=False) as repo:
+            return found(repo.domain(domain_id), "storage domain", domain_id)
+
+    @command(Action.ADD_DOMAIN)
+    def add_domain(
+        self,
+        name: str,
+        *,
+        storage_type: StorageType,
+        domain_type: str = "data",
+        description: str | None = None,
+        connection_id: str | None = None,
+        connection: ConnectionFields | None = None,
+        host: str | None = None,
+    ) -> StorageDomain:
+        rules.check_name(name, entity="StorageDomain")
+        storage_type = rules.storage_type(storage_type)
+        domain = StorageDomain(
+            id=str(uuid.uuid4()),
+            name=name,
+            storage_type=storage_type,
+            domain_type=domain_type,
+            description=description,
+        )
+        target = self._host(host) if host is not None else None
+        if connection_id is not None:
+            conn = self._existing_connection(connection_id, secrets=True)
+            lock_keys = [keys.connection_key(conn.id)]
+        elif connection is not None:
+            fields = rules.clean_fields(connection)
+            fields.type = fields.type or storage_type
+            conn = self._checked(fields, entity="StorageDomain")
+            lock_keys = keys.add_connection_keys(conn)
+        elif storage_type is StorageType.FCP:
+            conn, lock_keys = None, []
+        else:
+            raise rules.IncompleteParameters("StorageDomain", ["storage"], "add")
+        with self.locks.hold(lock_keys, action=Action.ADD_DOMAIN):
+            conn, is_new = self._domain_connection(domain, conn, connection_id)
+            if conn is not None and target is not None:
+                self._connect_or_raise(target, conn)
+            # One transaction: a connection created with the domain goes away if the domain fails.
+            with self._tx() as repo:
+                rules.check_name_free(
+                    name, repo.domain_by_name(name) is not None, entity="storage domain"
+                )
+                if conn is not None and is_new:
+                    repo.save_connection(conn)
+                repo.save_domain(domain)
+                if conn is not None:
+                    repo.attach(domain.id, conn.id)
+                    domain.connection_ids = [conn.id]
+        return domain
+
+    def _domain_connection(
+        self, domain: StorageDomain, conn: StorageConnection | None, connection_id: str | None
+    ) -> tuple[StorageConnection | None, bool]:
+        """The connection a new domain uses, and whether it must be created with it."""
+        if conn is None:
+            return None, False
+        with self._tx(write=False) as repo:
+            if connection_id is not None:
+                domain_rules.check_domain_connection(
+                    domain.storage_type, conn, used_by=repo.domains_using(conn.id)
+                )
+                return conn, False
+            if conn.type is not domain.storage_type:
+                domain_rules.check_domain_connection(domain.storage_type, conn, used_by=[])
+            found = rules.find_duplicate(conn, repo.candidates(conn))
+            if found is not None and conn.type is StorageType.ISCSI:
+                # iSCSI targets are shared between domains. Candidates are read
+                # without secrets; the host connects with the stored CHAP password.
+                shared = repo.connection(found.connection.id, secrets=True)
+                return shared or found.connection, False
+            rules.check_duplicates(conn, repo.candidates(conn))
+        return conn, True
+
+    @command(Action.EDIT_DOMAIN)
+    def update_domain(
+        self, domain_id: str, *, name: str | None = None, description: str | None = None
+    ) -> StorageDomain:
+        with (
+            self.locks.hold([keys.domain_key(domain_id)], action=Action.EDIT_DOMAIN),
+            self._tx() as repo,
+        ):
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            if name is not None and name != domain.name:
+                rules.check_name(name, entity="StorageDomain", verb="update")
+                rules.check_name_free(
+                    name, repo.domain_by_name(name) is not None, entity="storage domain"
+                )
+                domain.name = name
+            if description is not None:
+                domain.description = description or None
+            repo.save_domain(domain)
+            return domain
+
+    @command(Action.REMOVE_DOMAIN)
+    def remove_domain(self, domain_id: str) -> None:
+        with (
+            self.locks.hold([keys.domain_key(domain_id)], action=Action.REMOVE_DOMAIN),
+            self._tx() as repo,
+        ):
+            domain_rules.check_remove_domain(
+                found(repo.domain(domain_id), "storage domain", domain_id)
+            )
+            # The connections stay: they are entities of their own (seed 001).
+            repo.delete_domain(domain_id)
+
+    def domain_connections(self, domain_id: str) -> list[StorageConnection]:
+        with self._tx(write=False) as repo:
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            by_id = repo.connections_by_id(domain.connection_ids)
+            return [by_id[cid] for cid in domain.connection_ids if cid in by_id]
+
+    @command(Action.ATTACH_CONNECTION)
+    def attach_connection(self, domain_id: str, connection_id: str) -> None:
+        lock_keys = keys.attach_connection_keys(domain_id, connection_id)
+        with self.locks.hold(lock_keys, action=Action.ATTACH_CONNECTION), self._tx() as repo:
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            domain_rules.check_attach_connection(domain, self._existing(repo, connection_id))
+            repo.attach(domain_id, connection_id)
+
+    @command(Action.DETACH_CONNECTION)
+    def detach_connection(self, domain_id: str, connection_id: str) -> None:
+        lock_keys = keys.attach_connection_keys(domain_id, connection_id)
+        with self.locks.hold(lock_keys, action=Action.DETACH_CONNECTION), self._tx() as repo:
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            existing = self._existing(repo, connection_id, missing=NotFound)
+            domain_rules.check_detach_connection(domain, existing)
+            # That mapping only: the LUNs and the domain's other paths stay.
+            repo.detach(domain_id, connection_id)
