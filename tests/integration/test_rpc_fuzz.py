@@ -1,8 +1,8 @@
 """Property-based fuzzing of the JSON-RPC surface against a real agent over HTTP.
 
 Whatever a client sends: no HTTP 5xx, the agent stays alive, a rejected call
-leaves the stored references as they were, and a rejected acquire mounts
-nothing under the mount root. A few thousand cases by default (under a
+leaves the stored references (and the volume attachments) as they were, and
+a rejected acquire or attach mounts nothing under the mount root. A few thousand cases by default (under a
 minute); ``STORCONN_FUZZ_EXAMPLES=50000`` for a long run.
 
 Host names are loopback or text that cannot be a host name, so an accepted
@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.peers.agent import AgentProcess, is_root
@@ -28,9 +30,15 @@ from tests.peers.mounts import mounts_under
 
 EXAMPLES = int(os.environ.get("STORCONN_FUZZ_EXAMPLES", "1500"))
 KEEP = {"type": "localfs", "params": {"path": "/srv/storconn-fuzz-keep"}}
+# A share with one real volume file, so that some fuzzed attaches succeed and
+# the clean-up after an accepted one is exercised too.
+SHARE_PATH = "/srv/storconn-fuzz-share"
+SHARE = {"type": "localfs", "params": {"path": SHARE_PATH}}
+VOLUME = "volume-1"
 METHODS = [
     "ConnectionRefs.acquire", "ConnectionRefs.release", "ConnectionRefs.statuses", "ConnectionRefs.wait",
     "StorageConnection.manage", "StorageConnection.unmanage", "StorageConnection.list", "Iscsi.discover",
+    "Volumes.attach", "Volumes.detach", "Volumes.list", "Volumes.resize",
 ]
 
 # -- strategies ---------------------------------------------------------------
@@ -93,6 +101,26 @@ connection_info = st.one_of(
     ),
     json_value,
 )
+file_data = _params({
+    "export": st.one_of(path, network_spec), "options": options, "share": st.one_of(st.just(SHARE), connection_info),
+    "name": st.one_of(st.sampled_from([VOLUME, "../../etc/passwd", "/etc/shadow", "a/b", ".", "", "x" * 300]),
+                      short_text),
+    "format": st.sampled_from(["raw", "qcow2", "vmdk", "", "raw -o"]), "volume_id": text,
+    "access_mode": st.sampled_from(["rw", "ro", "x"]), "vfs_type": st.sampled_from(["tmpfs", "fuse.sh", "-t"]),
+})
+iscsi_data = _params({
+    "target_portal": network_spec, "target_iqn": text, "target_lun": st.integers(-1, 70000),
+    "target_portals": st.lists(network_spec, max_size=3), "target_iqns": st.lists(text, max_size=3),
+    "target_luns": st.lists(st.integers(-1, 300), max_size=3), "auth_method": st.sampled_from(["CHAP", "none"]),
+    "auth_username": text, "auth_password": text, "volume_id": text, "access_mode": st.sampled_from(["rw", "ro"]),
+})
+conn_info = st.one_of(
+    st.fixed_dictionaries({
+        "driver_volume_type": st.sampled_from(["localfs", "posixfs", "nfs", "glusterfs", "iscsi", "file", "rbd"]),
+        "data": st.one_of(file_data, iscsi_data),
+    }),
+    json_value,
+)
 ref_id = st.one_of(short_text, st.sampled_from(["keep", "unmanaged:1", "a/b", "", "x" * 256]), json_value)
 ref_ids = st.lists(ref_id, max_size=5)
 method_params = {
@@ -105,6 +133,13 @@ method_params = {
     "StorageConnection.unmanage": _params({"connectionID": ref_id}),
     "StorageConnection.list": _params({}),
     "Iscsi.discover": _params({"hostname": host, "port": st.integers(-1, 70000), "iface": short_text}),
+    "Volumes.attach": _params({"connectionID": ref_id, "connInfo": conn_info,
+                               "mode": st.sampled_from(["rw", "ro", "wx"]),
+                               "deviceType": st.sampled_from(["file", "block", "char"]),
+                               "timeout": st.one_of(st.floats(-1, 2), st.sampled_from([math.nan, 1e999, "1"]))}),
+    "Volumes.detach": _params({"connectionID": ref_id}),
+    "Volumes.list": _params({}),
+    "Volumes.resize": _params({"connectionID": ref_id}),
 }
 method = st.one_of(st.sampled_from(METHODS), text, json_value)
 request_id = st.one_of(st.none(), st.integers(), st.floats(), short_text, st.booleans(), json_value)
@@ -134,6 +169,10 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     if not is_root():
         pytest.skip("needs root: the agent mounts")
     base = tmp_path_factory.mktemp("fuzz")
+    share = Path(SHARE_PATH)
+    share.mkdir(parents=True, exist_ok=True)
+    with open(share / VOLUME, "wb") as volume:
+        volume.truncate(1 << 20)
     (base / "mnt").mkdir()
     process = AgentProcess(base / "state", base / "mnt")
     process.start()
@@ -144,6 +183,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     from tests.peers.mounts import unmount_all_under
 
     unmount_all_under(base / "mnt")
+    shutil.rmtree(SHARE_PATH, ignore_errors=True)
 
 
 class _Wire:
@@ -160,6 +200,17 @@ class _Wire:
         """The references the agent holds: id → connectionInfo."""
         answer = self.post(b'{"jsonrpc":"2.0","id":0,"method":"ConnectionRefs.statuses","params":{}}').json()
         return {ref: s["connectionInfo"] for ref, s in answer["result"].items() if s["managed"]}
+
+    def attachments(self) -> dict[str, Any]:
+        answer = self.post(b'{"jsonrpc":"2.0","id":0,"method":"Volumes.list","params":{}}').json()
+        return dict(answer["result"])
+
+    def detach_all(self) -> None:
+        for connection_id in self.attachments():
+            payload = {"jsonrpc": "2.0", "id": 0, "method": "Volumes.detach",
+                       "params": {"connectionID": connection_id}}
+            answer = self.post(json.dumps(payload).encode()).json()
+            assert "error" not in answer, answer
 
     def release_all_but_keep(self, before: dict[str, Any]) -> bool:
         """Release what the call stored; whether any of it may have mounted (anything but localfs)."""
@@ -191,8 +242,8 @@ def _accepted(answer: Any) -> bool:
         result = one.get("result") if isinstance(one, dict) else None
         if isinstance(result, dict) and any(code == 0 for code in result.values() if isinstance(code, int)):
             return True
-        if result == 0:
-            return True
+        if result == 0 or (isinstance(result, dict) and "refIDs" in result):
+            return True  # a release, or an attach (its answer names its references)
     return False
 
 
@@ -217,6 +268,11 @@ def _strict(response: httpx.Response) -> Any:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
 @given(payload=body)
+# An attach that succeeds, every run: the clean-up after an accepted attach is exercised too.
+@example(payload={"jsonrpc": "2.0", "id": 1, "method": "Volumes.attach",
+                  "params": {"connectionID": "c1", "deviceType": "block",
+                             "connInfo": {"driver_volume_type": "localfs",
+                                          "data": {"share": SHARE, "name": VOLUME, "volume_id": "v1"}}}})
 def test_any_request_is_answered_without_harm(wire: _Wire, payload: Any) -> None:
     # Every example leaves the agent as the fixture made it: one reference, nothing mounted.
     before = {"keep": KEEP}
@@ -231,6 +287,7 @@ def test_any_request_is_answered_without_harm(wire: _Wire, payload: Any) -> None
     if _accepted(answer) or _has_notification(payload):
         # (A notification gets no answer: whether it changed something is not said.)
         # Something was stored (a valid info, a release of a fuzz id): put the agent back as it was.
+        wire.detach_all()
         may_have_mounted = wire.release_all_but_keep(before)
         if "keep" not in wire.stored():
             with wire.agent.client() as client:
@@ -239,6 +296,7 @@ def test_any_request_is_answered_without_harm(wire: _Wire, payload: Any) -> None
             _settle(wire, mounts_before)
         return
     assert wire.stored() == before, "a rejected call changed the stored references"
+    assert wire.attachments() == {}, "a rejected call left an attachment"
     # (connectionInfo as the agent shows it: KEEP has no defaults to fill in)
     new_mounts = set(mounts_under(wire.agent.mount_root)) - mounts_before
     assert not new_mounts, f"a rejected call mounted {new_mounts}"
