@@ -12,7 +12,14 @@ from storconn.engine.rules import Action
 from storconn.engine.rules import clusters as cluster_rules
 from storconn.engine.service.base import EngineBase, command, found
 
-__all__ = ["DEFAULT_CLUSTER", "ClusterCommands", "cluster_key", "default_cluster", "known_cluster"]
+__all__ = [
+    "DEFAULT_CLUSTER",
+    "ClusterCommands",
+    "cluster_key",
+    "data_center_key",
+    "default_cluster",
+    "known_cluster",
+]
 
 # oVirt installs a "Default" cluster in a "Default" data center; storconn creates a
 # data center's "Default" cluster when a host names only the data center (see docs/engine.md).

@@ -15,7 +15,12 @@ from storconn.engine.rules import Action
 from storconn.engine.rules import clusters as cluster_rules
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
-from storconn.engine.service.clusters import cluster_key, default_cluster, known_cluster
+from storconn.engine.service.clusters import (
+    cluster_key,
+    data_center_key,
+    default_cluster,
+    known_cluster,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,11 @@ class HostCommands(EngineBase):
             token=token or None,
             status=HostStatus.NON_RESPONSIVE,
         )
-        held = [cluster_key(cluster_id)] if cluster_id else []
+        # The cluster cannot go meanwhile; a data center's default cluster is made once.
+        if cluster_id:
+            held = [cluster_key(cluster_id)]
+        else:
+            held = [data_center_key(data_center_id)] if data_center_id else []
         with self.locks.hold(held, action=Action.ADD_HOST), self._tx() as repo:
             dc = None
             if cluster_id is not None:
