@@ -1914,6 +1914,10 @@ class World:
             "disk_id": disk.id,
             "vm_id": vm.id,
             "attachment_id": disk.id,
+            # The host named by its data center made the data center's Default cluster.
+            "cluster_id": host.cluster_id or "",
+            "policy_id": "b4ed2332-a7ac-4d5f-9596-99a439cb2812",  # oVirt's "none" scheduling policy
+            "pool_id": "58ca604b-017d-0374-0220-00000000014e",  # oVirt's Default MAC pool
         }
 
     def path(self, template: str) -> str:

@@ -18,6 +18,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 
 from storconn.engine.model import (
+    SUPPORTED_VERSIONS,
     DataCenter,
     Host,
     LunDisk,
@@ -27,6 +28,8 @@ from storconn.engine.model import (
     User,
     Vm,
 )
+
+from storconn.engine.rules.clusters import storage_format
 
 from .decode import NFS_VERSION_OUT
 from .document import Collection, Many, Obj
@@ -141,11 +144,19 @@ def storage_domains(
     return Collection("storage_domains", "storage_domain", items)
 
 
+def version(value: tuple[int, int]) -> Obj:
+    return Obj("version").add("major", value[0]).add("minor", value[1])
+
+
 def data_center(dc: DataCenter, base: str) -> Obj:
     href = f"{base}/datacenters/{dc.id}"
     out = Obj("data_center", {"href": href, "id": dc.id})
-    out.add("name", dc.name).add("description", dc.description).add("local", dc.local)
-    out.links.append(("storagedomains", f"{href}/storagedomains"))
+    out.add("name", dc.name).add("description", dc.description).add("comment", dc.comment)
+    out.add("local", dc.local).add("quota_mode", "disabled").add("status", dc.status.value)
+    out.add("storage_format", storage_format(dc.version))
+    out.add("supported_versions", Many("version", [version(v) for v in SUPPORTED_VERSIONS if v >= dc.version]))
+    out.add("version", version(dc.version))
+    out.links += [("clusters", f"{href}/clusters"), ("storagedomains", f"{href}/storagedomains")]
     return out
 
 
@@ -156,9 +167,12 @@ def data_centers(dcs: Iterable[DataCenter], base: str) -> Collection:
 def host(h: Host, base: str) -> Obj:
     out = Obj("host", {"href": f"{base}/hosts/{h.id}", "id": h.id})
     out.add("name", h.name).add("address", h.address).add("port", h.port).add("status", h.status.value)
+    cluster = _ref("cluster", f"{base}/clusters/{h.cluster_id}", h.cluster_id) if h.cluster_id else Obj("cluster")
     if h.data_center_id:
-        dc_ref = _ref("data_center", f"{base}/datacenters/{h.data_center_id}", h.data_center_id)
-        out.add("cluster", Obj("cluster").add("data_center", dc_ref))
+        # storconn's earlier answer, kept: the host's data center inside its cluster.
+        cluster.add("data_center", _ref("data_center", f"{base}/datacenters/{h.data_center_id}", h.data_center_id))
+    if cluster.attrs or cluster.items:
+        out.add("cluster", cluster)
     return out
 
 
@@ -219,8 +233,8 @@ def vms(items: Iterable[Vm], base: str, *, inline_attachments: bool = False) -> 
     return Collection("vms", "vm", [vm(v, base, inline_attachments=inline_attachments) for v in items])
 
 
-COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "hosts", "disks", "vms")
-SEARCHABLE = ("storagedomains", "datacenters", "hosts", "disks", "vms")
+COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
+SEARCHABLE = ("storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
 
 
 def api_root(

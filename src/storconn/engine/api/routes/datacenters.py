@@ -27,10 +27,29 @@ async def list_data_centers(request: Request) -> Response:
 async def add_data_center(request: Request) -> Response:
     ctx = Ctx(request)
     wanted = decode.data_center(await ctx.body(schema.DATA_CENTER))
+    assert wanted.name is not None
     dc = await ctx.call(ctx.engine.add_data_center, wanted.name, description=wanted.description,
-                        local=wanted.local)
+                        local=bool(wanted.local), comment=wanted.comment, version=wanted.version)
     document = encode.data_center(dc, ctx.base)
     return ctx.created(document, document.attrs["href"])
+
+
+@router.put("/datacenters/{dc_id}")
+async def update_data_center(request: Request, dc_id: str) -> Response:
+    ctx = Ctx(request)
+    await ctx.call(ctx.engine.get_data_center, dc_id)  # 404 before the body is judged, as oVirt answers
+    wanted = decode.data_center_update(await ctx.body(schema.DATA_CENTER), dc_id)
+    dc = await ctx.call(ctx.engine.update_data_center, dc_id, name=wanted.name, description=wanted.description,
+                        comment=wanted.comment, local=wanted.local, version=wanted.version)
+    return ctx.ok(encode.data_center(dc, ctx.base))
+
+
+@router.delete("/datacenters/{dc_id}")
+async def remove_data_center(request: Request, dc_id: str) -> Response:
+    """``?force=true`` as oVirt: domains in maintenance are let go even when several, hosts must be in maintenance."""
+    ctx = Ctx(request)
+    await ctx.call(ctx.engine.remove_data_center, dc_id, force=ctx.flag("force"))
+    return empty()
 
 
 @router.get("/datacenters/{dc_id}")
