@@ -110,6 +110,12 @@ def test_a_syntax_error_names_its_position(text: str, position: int, key: str) -
     assert caught.value.status == 400
 
 
+def test_deep_parentheses_are_a_syntax_error_not_a_crash() -> None:
+    assert parse("(" * 32 + "name=x" + ")" * 32).expr == Condition("name", "=", "x", 33)
+    with pytest.raises(SearchSyntaxError, match="deeper than 32 at position 33"):
+        parse("(" * 5000 + "name=x" + ")" * 5000)
+
+
 # --- evaluating ----------------------------------------------------------------
 
 

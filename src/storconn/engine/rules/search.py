@@ -156,12 +156,14 @@ class Query:
 
 
 _KEYWORDS = frozenset({"and", "or", "sortby", "page"})
+_MAX_DEPTH = 32
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.at = 0
+        self.depth = 0
 
     def peek(self) -> Token:
         return self.tokens[self.at]
@@ -229,7 +231,12 @@ class _Parser:
         token = self.peek()
         if token.kind is Kind.LPAREN:
             self.take()
+            self.depth += 1
+            if self.depth > _MAX_DEPTH:  # a bound, so that no query can exhaust the stack (a 500)
+                raise SearchSyntaxError("INVALID_CHARECTER", f"Search: parentheses nest deeper than {_MAX_DEPTH} "
+                                                             f"at position {token.start + 1}.", token.start + 1)
             inner = self.expr()
+            self.depth -= 1
             close = self.peek()
             if close.kind is not Kind.RPAREN:
                 raise self.fail(close, "')'")
