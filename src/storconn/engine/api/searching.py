@@ -66,6 +66,8 @@ class Related:
         self._dcs: dict[str, DataCenter] | None = None
         self._domains_by_dc: dict[str, list[StorageDomain]] | None = None
         self._clusters: dict[str, Any] | None = None
+        self._hosts: dict[str, str] | None = None
+        self._domain_names: dict[str, str] | None = None
 
     def data_center_name(self, dc_id: str | None) -> str | None:
         if self._dcs is None:
@@ -81,6 +83,16 @@ class Related:
                     grouped[domain.data_center_id].append(domain)
             self._domains_by_dc = grouped
         return self._domains_by_dc.get(dc_id, [])
+
+    def host_name(self, host_id: str | None) -> str | None:
+        if self._hosts is None:
+            self._hosts = {h.id: h.name for h in self._engine.list_hosts()}
+        return self._hosts.get(host_id) if host_id else None
+
+    def domain_name(self, domain_id: str | None) -> str | None:
+        if self._domain_names is None:
+            self._domain_names = {d.id: d.name for d in self._engine.list_domains()}
+        return self._domain_names.get(domain_id) if domain_id else None
 
     def cluster(self, cluster_id: str | None) -> Any:
         """A cluster by id; none until the engine has clusters (``list_clusters``)."""
@@ -209,12 +221,26 @@ def cluster_fields(rel: Related) -> dict[str, Field[Any]]:
 
 
 def event_fields(rel: Related) -> dict[str, Field[Any]]:
-    """For ``/events`` (an Event with severity, code, description and the ids of what it concerns)."""
+    """For ``/events``: an Event with ``severity``, ``code`` (or ``type``), ``description`` and the ids
+    of what it concerns (``host_id``, ``storage_domain_id``, ``data_center_id``).
+
+    ``ovirt_host`` asks ``type=839 or type=887 and host.name=h1``; oVirt's own names
+    (``event_host``, ``event_storage``, ``event_datacenter``) are the same fields.
+    """
+    host: Field[Any] = _text(lambda e: rel.host_name(getattr(e, "host_id", None)))
+    storage: Field[Any] = _text(lambda e: rel.domain_name(getattr(e, "storage_domain_id", None)))
+    dc: Field[Any] = _text(lambda e: rel.data_center_name(getattr(e, "data_center_id", None)))
     return {
         "id": _id(lambda e: str(e.id)),
         "severity": _enum(lambda e: _status_like(e, "severity"), EVENT_SEVERITIES),
         "type": _text(lambda e: _code(e)),
         "message": _text(lambda e: getattr(e, "description", None) or getattr(e, "message", None), free=True),
+        "host.name": host,
+        "event_host": host,
+        "storage.name": storage,
+        "event_storage": storage,
+        "datacenter.name": dc,
+        "event_datacenter": dc,
     }
 
 
