@@ -46,7 +46,7 @@ FOLLOWS: Mapping[str, Tree] = {
 def follow_tree(ctx: Ctx, resource: str) -> dict[str, dict[str, object]]:
     """The request's ``follow`` as a tree of link names, checked against what ``resource`` links to."""
     text = ctx.request.query_params.get("follow", "")
-    allowed = FOLLOWS[resource]
+    allowed = FOLLOWS.get(resource, {})  # a resource not in the table follows nothing (yet)
     tree: dict[str, dict[str, object]] = {}
     for path in text.split(","):
         path = path.strip()
