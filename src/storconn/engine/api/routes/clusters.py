@@ -12,6 +12,8 @@ from storconn.engine.errors import NotFound
 from .. import decode, encode_clusters, schema
 from ..media import empty
 from ..routing import Ctx, FaultRoute
+from .. import searching
+from ..following import follow_tree
 from .lookup import data_center_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -20,15 +22,17 @@ router = APIRouter(route_class=FaultRoute)
 @router.get("/clusters")
 async def list_clusters(request: Request) -> Response:
     ctx = Ctx(request)
-    found = ctx.search(await ctx.call(ctx.engine.list_clusters), lambda c: c.name, lambda c: c.id)
+    follow_tree(ctx, "clusters")
+    found = await searching.search(ctx, searching.CLUSTERS, await ctx.call(ctx.engine.list_clusters))
     return ctx.ok(encode_clusters.clusters(found, ctx.base))
 
 
 @router.get("/datacenters/{dc_id}/clusters")
 async def list_data_center_clusters(request: Request, dc_id: str) -> Response:
     ctx = Ctx(request)
-    found = ctx.search(await ctx.call(ctx.engine.list_clusters, data_center_id=dc_id), lambda c: c.name,
-                       lambda c: c.id)
+    follow_tree(ctx, "clusters")
+    clusters = await ctx.call(ctx.engine.list_clusters, data_center_id=dc_id)
+    found = await searching.search(ctx, searching.CLUSTERS, clusters)
     return ctx.ok(encode_clusters.clusters(found, ctx.base))
 
 

@@ -10,6 +10,8 @@ from .. import decode, encode, schema
 from ..schema import BodyError
 from ..media import empty
 from ..routing import Ctx, FaultRoute
+from .. import searching
+from ..following import follow_tree
 from .lookup import cluster_id, data_center_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -20,7 +22,8 @@ DEFAULT_AGENT_PORT = 54321  # the agent's default listening port (storconn.agent
 @router.get("/hosts")
 async def list_hosts(request: Request) -> Response:
     ctx = Ctx(request)
-    found = ctx.search(await ctx.call(ctx.engine.list_hosts), lambda h: h.name, lambda h: h.id)
+    follow_tree(ctx, "hosts")  # nothing to follow yet; an unknown link is refused
+    found = await searching.search(ctx, searching.HOSTS, await ctx.call(ctx.engine.list_hosts))
     return ctx.ok(encode.hosts(found, ctx.base))
 
 
@@ -41,6 +44,7 @@ async def add_host(request: Request) -> Response:
 @router.get("/hosts/{host_id}")
 async def get_host(request: Request, host_id: str) -> Response:
     ctx = Ctx(request)
+    follow_tree(ctx, "hosts")
     return ctx.ok(encode.host(await ctx.call(ctx.engine.get_host, host_id), ctx.base))
 
 
