@@ -300,6 +300,7 @@ def test_login_answers_the_agents_error_and_leaves_nothing_held(
         assert "iscsi_tcp" in detail and "initiator" in detail
     # The flow reference is released once answered: the agent logs out after its grace.
     assert _engine_refs(agent_process) == []
+    assert CHAP[1] not in agent_process.log.read_text(errors="replace")
 
     missing = _post(url, f"/hosts/{host.id}/iscsilogin", fmt, _action_body(fmt, {"address": "127.0.0.1"}))
     assert missing.status_code == 400
