@@ -189,3 +189,50 @@ class Role(StrEnum):
 class User:
     name: str  # "admin@internal"
     role: Role
+
+
+# --- a host's storage actions (iSCSI discovery and login, the LUNs a host sees) ---
+
+
+@dataclass(slots=True)
+class IscsiDetails:
+    """oVirt's ``IscsiDetails`` as a client sends it in ``<action><iscsi>``."""
+
+    address: str | None = None
+    port: int | None = None
+    target: str | None = None
+    portal: str | None = None
+    username: str | None = None
+    password: str | None = None  # CHAP; never logged, never answered
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredTarget:
+    address: str
+    port: int
+    target: str
+    tpgt: int | None
+
+    @property
+    def portal(self) -> str:
+        """oVirt's ``portal`` of a discovered target: ``address:port,tpgt``."""
+        text = f"{self.address}:{self.port}"
+        return text if self.tpgt is None else f"{text},{self.tpgt}"
+
+
+@dataclass(frozen=True, slots=True)
+class HostLun:
+    """A LUN the host sees through one of its iSCSI sessions (oVirt's ``HostStorage``)."""
+
+    id: str
+    address: str
+    port: int
+    target: str
+    portal: str
+    lun_mapping: int
+    size: int
+    vendor_id: str
+    product_id: str
+    serial: str
+    device: str
+    status: str  # the session's state: LOGGED_IN, FAILED...

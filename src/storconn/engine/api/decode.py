@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from storconn.engine.errors import Conflict
-from storconn.engine.model import ConnectionFields, StorageType
+from storconn.engine.model import ConnectionFields, IscsiDetails, StorageType
+from storconn.engine.rules.messages import IncompleteParameters as MissingParameters
 
 from .schema import BodyError, Fields, IncompleteParameters
 
@@ -359,3 +360,14 @@ def required_id(body: Fields, tag: str) -> str:
     if ref is None:
         raise IncompleteParameters(tag.replace("_", " ").capitalize(), ["id|name"], verb="this action")
     return ref
+
+
+def iscsi_details(body: Fields | None, *, required: tuple[str, ...], verb: str) -> IscsiDetails:
+    """``<action><iscsi>`` of a host's iSCSI action; ``required`` as oVirt's ``validateParameters`` names them."""
+    iscsi = (body or {}).get("iscsi") or {}
+    missing = [f"iscsi.{name}" for name in required if not iscsi.get(name)]
+    if missing:
+        # oVirt's REST layer answers this itself: no action prefix, no brackets.
+        raise MissingParameters("Action", missing, verb)
+    return IscsiDetails(**{name: iscsi[name] for name in
+                           ("address", "port", "target", "portal", "username", "password") if name in iscsi})

@@ -20,7 +20,9 @@ from collections.abc import Iterable, Mapping
 from storconn.engine.model import (
     SUPPORTED_VERSIONS,
     DataCenter,
+    DiscoveredTarget,
     Host,
+    HostLun,
     LunDisk,
     StorageConnection,
     StorageDomain,
@@ -32,7 +34,7 @@ from storconn.engine.model import (
 from storconn.engine.rules.clusters import storage_format
 
 from .decode import NFS_VERSION_OUT
-from .document import Collection, Many, Obj
+from .document import Collection, Many, Obj, Texts
 
 PRODUCT_NAME = "storconn"
 PRODUCT_VENDOR = "storconn"
@@ -164,8 +166,14 @@ def data_centers(dcs: Iterable[DataCenter], base: str) -> Collection:
     return Collection("data_centers", "data_center", [data_center(dc, base) for dc in dcs])
 
 
+HOST_ACTIONS = ("activate", "deactivate", "discoveriscsi", "iscsidiscover", "iscsilogin")
+
+
 def host(h: Host, base: str) -> Obj:
-    out = Obj("host", {"href": f"{base}/hosts/{h.id}", "id": h.id})
+    href = f"{base}/hosts/{h.id}"
+    out = Obj("host", {"href": href, "id": h.id})
+    out.actions += [(name, f"{href}/{name}") for name in HOST_ACTIONS]
+    out.links.append(("storage", f"{href}/storage"))
     out.add("name", h.name).add("address", h.address).add("port", h.port).add("status", h.status.value)
     cluster = _ref("cluster", f"{base}/clusters/{h.cluster_id}", h.cluster_id) if h.cluster_id else Obj("cluster")
     if h.data_center_id:
@@ -178,6 +186,36 @@ def host(h: Host, base: str) -> Obj:
 
 def hosts(items: Iterable[Host], base: str) -> Collection:
     return Collection("hosts", "host", [host(h, base) for h in items])
+
+
+def discovered_targets(targets: Iterable[DiscoveredTarget]) -> Obj:
+    """oVirt 4.4.6+'s answer to a discovery: the iqns (``iscsi_targets``, kept for old clients) and the details."""
+    found = list(targets)
+    out = Obj("action").add("status", "complete")
+    out.add("iscsi_targets", Texts("iscsi_target", [t.target for t in found]))
+    details = [
+        Obj("iscsi_details").add("address", t.address).add("port", t.port).add("portal", t.portal)
+        .add("target", t.target)
+        for t in found
+    ]
+    return out.add("discovered_targets", Many("iscsi_details", details))
+
+
+def host_storage(lun: HostLun, host_id: str, base: str) -> Obj:
+    """One LUN a host sees (oVirt's ``HostStorage``), its id the LUN's."""
+    out = Obj("host_storage", {"href": f"{base}/hosts/{host_id}/storage/{lun.id}", "id": lun.id})
+    unit = Obj("logical_unit", {"id": lun.id})
+    unit.add("address", lun.address).add("port", lun.port).add("target", lun.target).add("portal", lun.portal)
+    unit.add("lun_mapping", lun.lun_mapping).add("paths", 1).add("serial", lun.serial or None)
+    unit.add("vendor_id", lun.vendor_id or None).add("product_id", lun.product_id or None).add("size", lun.size)
+    out.add("logical_units", Many("logical_unit", [unit]))
+    out.add("type", StorageType.ISCSI.value)
+    out.add("host", _ref("host", f"{base}/hosts/{host_id}", host_id))
+    return out
+
+
+def host_storages(luns: Iterable[HostLun], host_id: str, base: str) -> Collection:
+    return Collection("host_storages", "host_storage", [host_storage(lun, host_id, base) for lun in luns])
 
 
 def disk(d: LunDisk, base: str, connections: Mapping[str, StorageConnection]) -> Obj:

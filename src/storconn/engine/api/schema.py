@@ -232,6 +232,23 @@ ACTION = _schema(
     has_id=False,
 )
 
+# oVirt's IscsiDetails in a host's iscsidiscover/discoveriscsi/iscsilogin action;
+# what discovery answers with may be sent back as it is.
+ISCSI_DETAILS = _schema(
+    "iscsi",
+    {"address": STRING, "port": INTEGER, "target": STRING, "portal": STRING, "username": STRING,
+     "password": STRING},
+    ("disk_id", "initiator", "lun_mapping", "paths", "product_id", "serial", "size", "status",
+     "storage_domain_id", "vendor_id", "volume_group_id"),
+    has_id=False,
+)
+HOST_ACTION = _schema(
+    "action",
+    {"async": BOOLEAN, "iscsi": obj(ISCSI_DETAILS)},
+    ("correlation_id", "reason", "stop_gluster_service"),
+    has_id=False,
+)
+
 
 # --- reading ---------------------------------------------------------------
 

@@ -68,6 +68,11 @@ CONTRACT (the API layer codes against exactly these signatures):
               data_center_id: str | None = None, cluster_id: str | None = None) -> Host
     .update_host(host_id: str, *, name: str | None = None, cluster_id: str | None = None) -> Host
     .remove_host(host_id: str) -> None
+    .deactivate_host(host_id: str) -> list[str]     # → maintenance; names hosts not released now
+    .activate_host(host_id: str) -> list[str]       # → Up (synced); what failed
+    .iscsi_discover(host_id: str, iscsi: IscsiDetails) -> list[DiscoveredTarget]
+    .iscsi_login(host_id: str, iscsi: IscsiDetails, *, timeout: float = 30.0) -> None
+    .host_storage(host_id: str) -> list[HostLun]    # the LUNs of the host's iSCSI sessions
 
     # LUN disks and VMs
     .list_disks() -> list[LunDisk]
@@ -96,6 +101,8 @@ from storconn.engine.service.connections import ConnectionCommands
 from storconn.engine.service.datacenters import DataCenterCommands
 from storconn.engine.service.disks import DiskCommands
 from storconn.engine.service.domains import DomainCommands
+from storconn.engine.service.host_maintenance import HostMaintenanceCommands
+from storconn.engine.service.host_storage import HostStorageCommands
 from storconn.engine.service.hosts import HostCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
@@ -109,6 +116,8 @@ class Engine(
     DataCenterCommands,
     ClusterCommands,
     HostCommands,
+    HostMaintenanceCommands,
+    HostStorageCommands,
     DiskCommands,
 ):
     """The engine's commands and queries; see CONTRACT above.
