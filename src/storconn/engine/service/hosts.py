@@ -12,6 +12,7 @@ from storconn.engine.model import (
     HostStatus,
 )
 from storconn.engine.rules import Action
+from storconn.engine.rules import events as event_rules
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 
@@ -56,6 +57,7 @@ class HostCommands(EngineBase):
             repo.add_host(host)
             if data_center_id is not None:
                 repo.refresh_references(data_center_id)
+            self._record(event_rules.host_added(host), repo)
         # First contact: the host is Up if its agent answers, and gets what its data center holds.
         self._sync([host])
         return self.get_host(host.id)
@@ -66,6 +68,7 @@ class HostCommands(EngineBase):
         with self.locks.hold([keys.host_key(host.id)], action=Action.REMOVE_HOST):
             with self._tx() as repo:
                 repo.remove_host(host.id)
+                self._record(event_rules.host_removed(host), repo)
             try:
                 # It leaves the engine: it holds nothing for the engine any more.
                 self._hosts.release_all(host)

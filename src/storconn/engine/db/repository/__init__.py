@@ -12,10 +12,11 @@ Thread-safety: a Repository lives inside one transaction of one thread.
 from __future__ import annotations
 
 from .disks import DiskRows
+from .events import EventRows
 from .references import ReferenceRows
 
 __all__ = ["Repository"]
 
 
-class Repository(ReferenceRows, DiskRows):
+class Repository(ReferenceRows, DiskRows, EventRows):
     """Every entity's rows; one per transaction (see ``UnitOfWork``)."""
