@@ -1881,6 +1881,10 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         },
     ),
     ("POST", "/vms"): ("vm", {"name": "vm2"}),
+    ("POST", "/events"): (
+        "event",
+        {"description": "d", "severity": "normal", "origin": "monitor", "custom_id": 1},
+    ),
     ("POST", "/vms/{vm_id}/start"): ("action", {}),
     ("POST", "/vms/{vm_id}/stop"): ("action", {}),
     ("POST", "/vms/{vm_id}/shutdown"): ("action", {}),
@@ -1914,6 +1918,8 @@ class World:
             "disk_id": disk.id,
             "vm_id": vm.id,
             "attachment_id": disk.id,
+            # An event that exists (the newest).
+            "event_id": str(engine.list_events(max=1)[0].id),
         }
 
     def path(self, template: str) -> str:
