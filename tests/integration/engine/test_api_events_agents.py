@@ -168,3 +168,25 @@ def test_the_connectivity_test_records_its_result_on_the_host(
     assert "[453]" in texts[1]
     assert severities == ("normal", "warning")
     assert hosts == (host.id, host.id)
+
+
+def test_a_host_that_fails_an_activation_is_recorded(
+    served: tuple[Engine, str], system: Any, agent_process: AgentProcess
+) -> None:
+    engine, _ = served
+    dc = system.data_centers_service().add(types.DataCenter(name="dc1", local=False))
+    host = _add_host(system, agent_process, dc)
+    conn = engine.add_connection(ConnectionFields(type=StorageType.POSIXFS, path="ev-scratch", vfs_type="tmpfs"))
+    sd = engine.add_domain("data1", storage_type=StorageType.POSIXFS, connection_id=conn.id)
+    engine.attach_domain(dc.id, sd.id)
+    start = engine.list_events(max=1)[0].id
+    agent_process.kill()
+    attached = system.data_centers_service().data_center_service(dc.id).storage_domains_service()
+    attached.storage_domain_service(sd.id).activate()
+    found = system.events_service().list(from_=start)
+    assert [e.code for e in reversed(found)] == [Code.DOMAIN_ACTIVATED, Code.HOST_NON_RESPONSIVE,
+                                                 Code.HOST_STORAGE_FAILED]
+    failed = found[0]
+    assert failed.severity == types.LogSeverity.ERROR
+    assert failed.description == "Failed to connect Host local to the Storage Domains data1."
+    assert failed.host.id == host.id and failed.storage_domain.id == sd.id and failed.data_center.id == dc.id

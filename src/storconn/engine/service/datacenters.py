@@ -66,7 +66,7 @@ class DataCenterCommands(EngineBase):
                     rules.check_duplicates(conn, repo.candidates(conn), data_center_id=dc.id)
                     repo.set_connection_data_center(conn, dc.id)
             repo.save_domain(domain)
-            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_ATTACHED, domain, dc), repo)
+            self._record(event_rules.domain_event(Code.DOMAIN_ATTACHED, domain, dc), repo)
             return domain
 
     @command(Action.ACTIVATE_DOMAIN)
