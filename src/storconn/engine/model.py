@@ -8,6 +8,7 @@ like oVirt's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -236,3 +237,62 @@ class HostLun:
     serial: str
     device: str
     status: str  # the session's state: LOGGED_IN, FAILED...
+
+
+class Severity(StrEnum):
+    """oVirt's LogSeverity; stored as oVirt's number (``SEVERITY_CODES``) so that they compare."""
+
+    NORMAL = "normal"
+    WARNING = "warning"
+    ERROR = "error"
+    ALERT = "alert"
+
+
+SEVERITY_CODES = {Severity.NORMAL: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.ALERT: 10}
+
+
+@dataclass(slots=True)
+class EventObjects:
+    """What an event concerns: ids, and the names they had then (oVirt keeps both)."""
+
+    host_id: str | None = None
+    host_name: str | None = None
+    storage_domain_id: str | None = None
+    storage_domain_name: str | None = None
+    data_center_id: str | None = None
+    data_center_name: str | None = None
+    cluster_id: str | None = None
+    storage_connection_id: str | None = None
+    disk_id: str | None = None
+    vm_id: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of the audit log; ``id`` only ever grows (oVirt's ``index``)."""
+
+    id: int
+    time: datetime
+    severity: Severity
+    code: int
+    description: str
+    origin: str
+    objects: EventObjects = field(default_factory=EventObjects)
+    custom_id: int | None = None  # external events only; oVirt shows -1 for its own
+    flood_rate: int = 30
+    correlation_id: str | None = None
+
+
+@dataclass(slots=True)
+class ExternalEvent:
+    """What a client sends to ``POST /events`` (oVirt's AddExternalEvent); ids only, as oVirt takes."""
+
+    description: str
+    severity: Severity
+    origin: str
+    custom_id: int
+    flood_rate: int | None = None
+    correlation_id: str | None = None
+    objects: EventObjects = field(default_factory=EventObjects)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from storconn.engine import actor
 from storconn.engine.model import User
 
 from .auth import DEFAULT_TOKEN_TTL, Authenticator, TokenStore, sso_router
@@ -82,7 +83,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 async def authorize(request: Request) -> User:
     """The dependency of every API route: the caller, allowed to use this method (else 401/403)."""
     state: ApiState = request.app.state.storconn_api
-    return await state.auth.authorize(request)
+    user = await state.auth.authorize(request)
+    # The events the request's commands record name this user (and oVirt's Correlation-Id).
+    correlation = request.headers.get("correlation-id") or request.query_params.get("correlation_id")
+    actor.set_current(user.name, correlation)
+    return user
 
 
 def create_app(

@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from storconn.engine.errors import Conflict
-from storconn.engine.model import ConnectionFields, IscsiDetails, StorageType
+from storconn.engine.model import ConnectionFields, EventObjects, ExternalEvent, IscsiDetails, Severity, StorageType
+from storconn.engine.rules.events import EXTERNAL_LINKS
 from storconn.engine.rules.messages import IncompleteParameters as MissingParameters
+from storconn.engine.rules.messages import IncompleteParameters as RestIncomplete  # oVirt's form: no brackets
 
 from .schema import BodyError, Fields, IncompleteParameters
 
@@ -371,3 +373,31 @@ def iscsi_details(body: Fields | None, *, required: tuple[str, ...], verb: str) 
         raise MissingParameters("Action", missing, verb)
     return IscsiDetails(**{name: iscsi[name] for name in
                            ("address", "port", "target", "portal", "username", "password") if name in iscsi})
+
+
+def event(body: Fields) -> ExternalEvent:
+    """``<event>`` for ``POST /events``: oVirt requires origin, severity, custom_id and description.
+
+    The missing ones are named as oVirt's REST layer names them
+    (``Event [customId] required for add``). Linked objects count by id
+    only; an ``id`` of the event itself is ignored (the engine numbers events).
+    """
+    required = (("origin", "origin"), ("severity", "severity"), ("custom_id", "customId"),
+                ("description", "description"))
+    missing = [shown for name, shown in required if body.get(name) in (None, "")]
+    if missing:
+        raise RestIncomplete("Event", missing, "add")
+    objects = EventObjects()
+    for link, attr in EXTERNAL_LINKS.items():
+        ref = body.get(link)
+        if ref is not None:
+            setattr(objects, attr, ref.get("id") or None)
+    return ExternalEvent(
+        description=body["description"],
+        severity=Severity(body["severity"]),
+        origin=body["origin"],
+        custom_id=body["custom_id"],
+        flood_rate=body.get("flood_rate"),
+        correlation_id=body.get("correlation_id") or None,
+        objects=objects,
+    )

@@ -21,6 +21,7 @@ from storconn.engine.model import (
     SUPPORTED_VERSIONS,
     DataCenter,
     DiscoveredTarget,
+    Event,
     Host,
     HostLun,
     LunDisk,
@@ -271,8 +272,42 @@ def vms(items: Iterable[Vm], base: str, *, inline_attachments: bool = False) -> 
     return Collection("vms", "vm", [vm(v, base, inline_attachments=inline_attachments) for v in items])
 
 
-COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
-SEARCHABLE = ("storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
+def _event_link(tag: str, href: str | None, entity_id: str | None, name: str | None) -> Obj | None:
+    """An event's link to what it concerns: href and id when known, and the name it had then."""
+    if not entity_id and not name:
+        return None
+    out = Obj(tag, {"href": href, "id": entity_id} if entity_id and href else {})
+    return out.add("name", name)
+
+
+def event(e: Event, base: str) -> Obj:
+    """oVirt's ``<event>``: ``index`` is the id (a number that only grows), ``custom_id`` -1 for the engine's own."""
+    out = Obj("event", {"href": f"{base}/events/{e.id}", "id": str(e.id)})
+    out.add("description", e.description).add("code", e.code).add("correlation_id", e.correlation_id)
+    out.add("custom_id", -1 if e.custom_id is None else e.custom_id).add("flood_rate", e.flood_rate)
+    out.add("index", e.id).add("origin", e.origin).add("severity", e.severity.value)
+    stamp = e.time if e.time.tzinfo is not None else e.time.replace(tzinfo=datetime.UTC)  # SQLite: naive UTC
+    out.add("time", stamp.isoformat(timespec="milliseconds"))
+    o = e.objects
+    links = (
+        ("cluster", "clusters", o.cluster_id, None),
+        ("data_center", "datacenters", o.data_center_id, o.data_center_name),
+        ("host", "hosts", o.host_id, o.host_name),
+        ("storage_domain", "storagedomains", o.storage_domain_id, o.storage_domain_name),
+        ("user", "users", o.user_id, o.user_name),
+        ("vm", "vms", o.vm_id, None),
+    )
+    for tag, plural, entity_id, name in links:
+        out.add(tag, _event_link(tag, f"{base}/{plural}/{entity_id}" if entity_id else None, entity_id, name))
+    return out
+
+
+def events(items: Iterable[Event], base: str) -> Collection:
+    return Collection("events", "event", [event(e, base) for e in items])
+
+
+COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "clusters", "hosts", "disks", "vms", "events")
+SEARCHABLE = ("storagedomains", "datacenters", "clusters", "hosts", "disks", "vms", "events")
 
 
 def api_root(

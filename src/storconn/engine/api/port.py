@@ -14,6 +14,8 @@ from storconn.engine.model import (
     ConnectionFields,
     DataCenter,
     DiscoveredTarget,
+    Event,
+    ExternalEvent,
     Host,
     HostLun,
     IscsiDetails,
@@ -105,3 +107,10 @@ class EnginePort(Protocol):
     def add_vm(self, name: str, *, status: VmStatus = VmStatus.DOWN) -> Vm: ...
     def set_vm_status(self, vm_id: str, status: VmStatus) -> Vm: ...
     def attach_disk(self, vm_id: str, disk_id: str, *, plugged: bool = True) -> Vm: ...
+
+    # events (newest first; ``from_id``: ids greater than it)
+    def list_events(self, *, max: int | None = None, from_id: int | None = None, search: str | None = None,
+                    case_sensitive: bool = True) -> list[Event]: ...
+    def get_event(self, event_id: str) -> Event: ...  # NotFound
+    def add_event(self, event: ExternalEvent) -> Event: ...
+    def remove_event(self, event_id: str) -> None: ...  # NotFound

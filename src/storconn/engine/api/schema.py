@@ -225,6 +225,16 @@ DISK_ATTACHMENT = _schema(
      "description", "comment", "name"),
 )
 
+# oVirt's Event for POST /events: links by id only (a name is ignored, as oVirt ignores it).
+_EVENT_LINK = _schema("link", {}, ("name", "comment", "description", "external_status"))
+EVENT = _schema(
+    "event",
+    {"description": STRING, "severity": enum("normal", "warning", "error", "alert"), "origin": STRING,
+     "custom_id": INTEGER, "flood_rate": INTEGER, "correlation_id": STRING,
+     **{link: obj(_EVENT_LINK) for link in ("host", "storage_domain", "data_center", "cluster", "vm", "user")}},
+    ("comment", "name", "code", "index", "time", "log_on_host", "custom_data", "template"),
+)
+
 ACTION = _schema(
     "action",
     {"async": BOOLEAN, "force": BOOLEAN, "host": obj(HOST_REF)},

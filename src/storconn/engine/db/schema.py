@@ -41,6 +41,7 @@ __all__ = [
     "DiskAttachmentRow",
     "DomainConnectionRow",
     "DomainRow",
+    "EventRow",
     "FlowRow",
     "HostRow",
     "LunDiskConnectionRow",
@@ -258,6 +259,49 @@ class ClusterRow(Base):
     cpu_type: Mapped[str | None] = mapped_column(String(255))
     cpu_architecture: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventRow(Base):
+    """One event of the audit log (oVirt's ``audit_log``): what happened, to what, and who did it.
+
+    ``id`` only ever grows (AUTOINCREMENT on SQLite, a sequence on
+    PostgreSQL): a client that read event N asks for ``from=N`` and gets
+    what came after, so an id is never given twice, even after the newest
+    event is deleted. The objects an event concerns are plain columns, no
+    foreign keys: an event outlives what it tells of. Their names are kept
+    as they were then, as oVirt keeps them. ``severity`` is oVirt's number
+    (0 normal, 1 warning, 2 error, 10 alert), so that ``severity>=warning``
+    is a comparison.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # An external event's (origin, custom_id) is unique; internal events have no custom_id.
+        UniqueConstraint("origin", "custom_id", name="uq_events_origin_custom_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    severity: Mapped[int] = mapped_column(Integer)
+    code: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(255))
+    custom_id: Mapped[int | None] = mapped_column(Integer)
+    flood_rate: Mapped[int] = mapped_column(Integer, default=30)
+    correlation_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(ID)
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    host_id: Mapped[str | None] = mapped_column(ID)
+    host_name: Mapped[str | None] = mapped_column(String(255))
+    storage_domain_id: Mapped[str | None] = mapped_column(ID)
+    storage_domain_name: Mapped[str | None] = mapped_column(String(255))
+    data_center_id: Mapped[str | None] = mapped_column(ID)
+    data_center_name: Mapped[str | None] = mapped_column(String(255))
+    cluster_id: Mapped[str | None] = mapped_column(ID)
+    storage_connection_id: Mapped[str | None] = mapped_column(ID)
+    disk_id: Mapped[str | None] = mapped_column(ID)
+    vm_id: Mapped[str | None] = mapped_column(ID)
 
 
 # Listing order everywhere: creation time, then id for rows created in the same microsecond.

@@ -55,6 +55,8 @@ class Action:
     EDIT_VM = "Cannot edit VM."
     ATTACH_DISK = "Cannot attach Virtual Disk."
     ADD_USER = "Cannot add User."
+    ADD_EVENT = "Cannot add External Event."
+    REMOVE_EVENT = "Cannot remove Event."
 
 
 class IncompleteParameters(BadRequest):

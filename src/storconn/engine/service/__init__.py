@@ -88,6 +88,13 @@ CONTRACT (the API layer codes against exactly these signatures):
     # the connectivity test (seed 001): acquire a flow reference on the host,
     # wait for it, release it, answer what the agent saw
     .test_connection(connection_id: str, *, host: str, timeout: float = 30.0) -> dict[str, Any]
+
+    # events (the audit log, newest first); every command above records its own
+    .list_events(*, max: int | None = None, from_id: int | None = None, search: str | None = None,
+                 case_sensitive: bool = True) -> list[Event]      # search: BadRequest UNSUPPORTED_SEARCH
+    .get_event(event_id: str) -> Event                             # NotFound
+    .add_event(event: ExternalEvent) -> Event                      # oVirt's AddExternalEvent
+    .remove_event(event_id: str) -> None                           # NotFound
 """
 
 from __future__ import annotations
@@ -95,6 +102,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storconn.engine.hosts import HostDispatcher
+from storconn.engine.rules import events as event_rules
 from storconn.engine.service.base import FLOW_MAX_AGE, EngineBase
 from storconn.engine.service.clusters import ClusterCommands
 from storconn.engine.service.connections import ConnectionCommands
@@ -103,6 +111,7 @@ from storconn.engine.service.disks import DiskCommands
 from storconn.engine.service.domains import DomainCommands
 from storconn.engine.service.host_maintenance import HostMaintenanceCommands
 from storconn.engine.service.host_storage import HostStorageCommands
+from storconn.engine.service.events import EventCommands
 from storconn.engine.service.hosts import HostCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
@@ -119,6 +128,7 @@ class Engine(
     HostMaintenanceCommands,
     HostStorageCommands,
     DiskCommands,
+    EventCommands,
 ):
     """The engine's commands and queries; see CONTRACT above.
 
@@ -143,6 +153,10 @@ class Engine(
         self._ensure_admin(admin_password)
         with self._tx() as repo:
             repo.forget_flows_before(FLOW_MAX_AGE)
+            repo.prune_events(self.events_kept)
+            # oVirt's VDC_START: also what makes ``GET /events?max=1`` (ovirt_host's first
+            # call, which indexes [0]) find an event on a new engine.
+            self._record(event_rules.engine_started(), repo)
         if sync_on_start:
             self.sync_hosts()
 

@@ -14,6 +14,7 @@ from storconn.engine.model import (
 )
 from storconn.engine.rules import Action
 from storconn.engine.rules import domains as domain_rules
+from storconn.engine.rules import events as event_rules
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 
@@ -72,10 +73,12 @@ class DomainCommands(EngineBase):
                 )
                 if conn is not None and is_new:
                     repo.save_connection(conn)
+                    self._record(event_rules.connection_added(conn), repo)
                 repo.save_domain(domain)
                 if conn is not None:
                     repo.attach(domain.id, conn.id)
                     domain.connection_ids = [conn.id]
+                self._record(event_rules.domain_event(event_rules.Code.DOMAIN_ADDED, domain), repo)
         return domain
 
     def _domain_connection(
@@ -119,6 +122,7 @@ class DomainCommands(EngineBase):
             if description is not None:
                 domain.description = description or None
             repo.save_domain(domain)
+            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_UPDATED, domain), repo)
             return domain
 
     @command(Action.REMOVE_DOMAIN)
@@ -127,11 +131,11 @@ class DomainCommands(EngineBase):
             self.locks.hold([keys.domain_key(domain_id)], action=Action.REMOVE_DOMAIN),
             self._tx() as repo,
         ):
-            domain_rules.check_remove_domain(
-                found(repo.domain(domain_id), "storage domain", domain_id)
-            )
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            domain_rules.check_remove_domain(domain)
             # The connections stay: they are entities of their own (seed 001).
             repo.delete_domain(domain_id)
+            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_REMOVED, domain), repo)
 
     def domain_connections(self, domain_id: str) -> list[StorageConnection]:
         with self._tx(write=False) as repo:
