@@ -47,6 +47,7 @@ class Action:
     REMOVE_DISK = "Cannot remove Virtual Disk."
     ADD_VM = "Cannot add VM."
     EDIT_VM = "Cannot edit VM."
+    RUN_VM = "Cannot run VM."
     ATTACH_DISK = "Cannot attach Virtual Disk."
     ADD_USER = "Cannot add User."
 
