@@ -5,16 +5,23 @@ fixture of ``test_api_rules``), and with the official SDK making the calls
 the oVirt Ansible collection's ``ovirt_storage_domain`` makes.
 """
 
+# The fixtures of test_api_rules are imported by name, and tests take them as parameters of the same name.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from storconn.engine.api import create_app
 from storconn.engine.model import ConnectionFields, StorageType
 from storconn.engine.service import Engine
+from tests.unit.engine_api.server import serve
 
 from .conftest import ADMIN
 from .test_api_rules import (  # noqa: F401  (fixtures)
@@ -238,3 +245,24 @@ def test_the_sdk_domain_with_a_host_that_does_not_answer_is_refused_cleanly(syst
     assert caught.value.code == 400
     assert system.storage_domains_service().list() == []
     assert system.storage_connections_service().list() == []
+
+
+# -- on PostgreSQL -----------------------------------------------------------------------------------------------
+
+
+def test_a_domain_across_targets_and_its_extension_on_postgresql(postgres: Any, tmp_path: Path) -> None:
+    real = Engine(postgres.new_database(), key_file=tmp_path / "key", admin_password=ADMIN[1])
+    try:
+        with serve(create_app(real)) as base, httpx.Client(
+            base_url=f"{base}/ovirt-engine/api", auth=ADMIN, timeout=30, headers={"Accept": "application/json"}
+        ) as client:
+            api = Api(client, "json")
+            added = add(api, iscsi_domain("block1", unit("36001405aa", T1), unit("36001405bb", T2)))
+            body = {"storage": {"type": "iscsi", "logical_units": [unit("36001405cc", T2), unit("36001405aa", T1)]}}
+            extended = api.read(api.put(f"/storagedomains/{added['id']}", "storage_domain", body))
+            assert [u["id"] for u in luns_of(extended)] == ["36001405aa", "36001405bb", "36001405cc"]
+            assert len(api.ids("/storageconnections", "storage_connection")) == 2
+            api.expect_fault(api.post("/storagedomains", "storage_domain", iscsi_domain("b2", unit("36001405bb", T2))),
+                             409, "ACTION_TYPE_FAILED_LUNS_ALREADY_PART_OF_STORAGE_DOMAINS", contains=("36001405bb",))
+    finally:
+        real.close()
