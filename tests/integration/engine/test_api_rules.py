@@ -1914,6 +1914,7 @@ class World:
             "disk_id": disk.id,
             "vm_id": vm.id,
             "attachment_id": disk.id,
+            "disk_connection_id": disk.connection_ids[0],
         }
 
     def path(self, template: str) -> str:

@@ -61,8 +61,9 @@ async def list_disk_connections(request: Request, disk_id: str) -> Response:
     return ctx.ok(encode.storage_connections(connections, ctx.base, disk_id=disk_id))
 
 
-@router.get("/disks/{disk_id}/storageconnections/{connection_id}")
-async def get_disk_connection(request: Request, disk_id: str, connection_id: str) -> Response:
+@router.get("/disks/{disk_id}/storageconnections/{disk_connection_id}")
+async def get_disk_connection(request: Request, disk_id: str, disk_connection_id: str) -> Response:
+    connection_id = disk_connection_id
     ctx = Ctx(request)
     for connection in await ctx.call(ctx.engine.disk_connections, disk_id):
         if connection.id == connection_id:
