@@ -11,6 +11,8 @@ connection each is reached through), ``storage_domains.volume_group_id``,
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -26,6 +28,7 @@ def upgrade() -> None:
     # Plain nullable columns: SQLite adds them without rebuilding the tables.
     op.add_column("storage_domains", sa.Column("volume_group_id", sa.String(length=64), nullable=True))
     op.add_column("vms", sa.Column("host_id", sa.String(length=36), nullable=True))
+    _give_block_domains_a_volume_group()
     op.create_table(
         "domain_luns",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -81,6 +84,26 @@ def upgrade() -> None:
         op.f("ix_host_disk_references_connection_id"), "host_disk_references", ["connection_id"]
     )
     op.create_index(op.f("ix_host_disk_references_disk_id"), "host_disk_references", ["disk_id"])
+
+
+def _give_block_domains_a_volume_group() -> None:
+    """Block domains added before this revision get their volume group uuid now, once (LVM's form)."""
+    domains = sa.table(
+        "storage_domains",
+        sa.column("id", sa.String()),
+        sa.column("storage_type", sa.String()),
+        sa.column("volume_group_id", sa.String()),
+    )
+    bind = op.get_bind()
+    ids = bind.execute(
+        sa.select(domains.c.id).where(domains.c.storage_type.in_(["iscsi", "fcp"]))
+    ).scalars()
+    alphabet = string.ascii_letters + string.digits
+    for domain_id in list(ids):
+        parts = ["".join(secrets.choice(alphabet) for _ in range(n)) for n in (6, 4, 4, 4, 4, 4, 6)]
+        bind.execute(
+            domains.update().where(domains.c.id == domain_id).values(volume_group_id="-".join(parts))
+        )
 
 
 def downgrade() -> None:
