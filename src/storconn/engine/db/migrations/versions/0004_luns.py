@@ -95,11 +95,13 @@ def _give_block_domains_a_volume_group() -> None:
         sa.column("volume_group_id", sa.String()),
     )
     bind = op.get_bind()
-    ids = bind.execute(
-        sa.select(domains.c.id).where(domains.c.storage_type.in_(["iscsi", "fcp"]))
-    ).scalars()
+    ids: list[str] = list(
+        bind.execute(
+            sa.select(domains.c.id).where(domains.c.storage_type.in_(["iscsi", "fcp"]))
+        ).scalars()
+    )
     alphabet = string.ascii_letters + string.digits
-    for domain_id in list(ids):
+    for domain_id in ids:
         parts = ["".join(secrets.choice(alphabet) for _ in range(n)) for n in (6, 4, 4, 4, 4, 4, 6)]
         bind.execute(
             domains.update().where(domains.c.id == domain_id).values(volume_group_id="-".join(parts))
