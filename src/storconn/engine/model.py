@@ -75,6 +75,28 @@ class StorageConnection:
     revision: int = 1  # bumped on every change of the details an agent connects with
 
 
+@dataclass(slots=True)
+class DomainLun:
+    """One path to one LUN of a block domain: the LUN id and the connection it is reached through.
+
+    ``connection_id`` is None for FCP, and for a path whose connection was detached and removed.
+    ``lun_mapping`` is the LUN's number on its target, when the client gave it.
+    """
+
+    lun_id: str
+    connection_id: str | None = None
+    lun_mapping: int | None = None
+
+
+@dataclass(slots=True)
+class LunFields:
+    """A ``<logical_unit>`` a client sends for a domain: the LUN id and how to reach it (None for FCP)."""
+
+    lun_id: str
+    connection: ConnectionFields | None = None
+    lun_mapping: int | None = None
+
+
 class DomainStatus(StrEnum):
     ACTIVE = "active"
     MAINTENANCE = "maintenance"
@@ -91,6 +113,8 @@ class StorageDomain:
     data_center_id: str | None = None
     status: DomainStatus = DomainStatus.UNATTACHED
     connection_ids: list[str] = field(default_factory=list)
+    volume_group_id: str | None = None  # block domains: oVirt's VG uuid
+    luns: list[DomainLun] = field(default_factory=list)
 
 
 class DataCenterStatus(StrEnum):
@@ -179,6 +203,7 @@ class Vm:
     name: str
     status: VmStatus = VmStatus.DOWN
     disk_attachments: list[DiskAttachment] = field(default_factory=list)
+    host_id: str | None = None  # the host it runs on while Up
 
 
 class Role(StrEnum):

@@ -1925,6 +1925,7 @@ class World:
             "lun_id": "36001405aa",
             # An event that exists (the newest).
             "event_id": str(engine.list_events(max=1)[0].id),
+            "disk_connection_id": disk.connection_ids[0],
         }
 
     def path(self, template: str) -> str:

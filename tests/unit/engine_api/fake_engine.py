@@ -24,6 +24,7 @@ from storconn.engine.model import (
     Host,
     HostStatus,
     LunDisk,
+    LunFields,
     Role,
     StorageConnection,
     StorageDomain,
@@ -176,7 +177,10 @@ class FakeEngine:
 
     def add_domain(self, name: str, *, storage_type: StorageType, domain_type: str = "data",
                    description: str | None = None, connection_id: str | None = None,
-                   connection: ConnectionFields | None = None, host: str | None = None) -> StorageDomain:
+                   connection: ConnectionFields | None = None, host: str | None = None,
+                   luns: list[LunFields] | None = None) -> StorageDomain:
+        if connection is None and luns and luns[0].connection is not None:
+            connection = luns[0].connection  # the fake keeps one connection per domain
         self._log("add_domain", name, storage_type=storage_type, domain_type=domain_type, description=description,
                   connection_id=connection_id, connection=connection, host=host)
         if connection_id is None:
@@ -191,7 +195,7 @@ class FakeEngine:
         return self.get_domain(domain.id)
 
     def update_domain(self, domain_id: str, *, name: str | None = None,
-                      description: str | None = None) -> StorageDomain:
+                      description: str | None = None, luns: list[LunFields] | None = None) -> StorageDomain:
         domain = self.domains[self.get_domain(domain_id).id]
         if name is not None:
             domain.name = name
@@ -332,7 +336,10 @@ class FakeEngine:
         self.vms[v.id] = v
         return self.get_vm(v.id)
 
-    def set_vm_status(self, vm_id: str, status: VmStatus) -> Vm:
+    def disk_connections(self, disk_id: str) -> list[StorageConnection]:
+        return [self.get_connection(c) for c in self.get_disk(disk_id).connection_ids]
+
+    def set_vm_status(self, vm_id: str, status: VmStatus, *, host: str | None = None) -> Vm:
         self.get_vm(vm_id)
         self.vms[vm_id].status = status
         return self.get_vm(vm_id)

@@ -88,11 +88,14 @@ def storage_connection(connection: StorageConnection, base: str, *, href: str | 
 
 
 def storage_connections(
-    connections: Iterable[StorageConnection], base: str, *, domain_id: str | None = None
+    connections: Iterable[StorageConnection], base: str, *, domain_id: str | None = None,
+    disk_id: str | None = None,
 ) -> Collection:
+    """A list of connections; under a domain's or a disk's ``storageconnections`` when one is given."""
+    owner = f"storagedomains/{domain_id}" if domain_id else f"disks/{disk_id}" if disk_id else None
     items = []
     for connection in connections:
-        href = f"{base}/storagedomains/{domain_id}/storageconnections/{connection.id}" if domain_id else None
+        href = f"{base}/{owner}/storageconnections/{connection.id}" if owner else None
         items.append(storage_connection(connection, base, href=href))
     return Collection("storage_connections", "storage_connection", items)
 
@@ -123,6 +126,8 @@ def storage_domain(
         _connection_details(storage, known[0])
     else:
         storage.add("type", domain.storage_type.value)
+        if domain.volume_group_id:
+            storage.add("volume_group", _volume_group(domain, connections))
     out.add("storage", storage)
     if domain.data_center_id:
         dc_ref = _ref("data_center", f"{base}/datacenters/{domain.data_center_id}", domain.data_center_id)
@@ -134,6 +139,27 @@ def storage_domain(
     else:
         out.links.append(("storageconnections", f"{href}/storageconnections"))
     return out
+
+
+def _volume_group(domain: StorageDomain, connections: Mapping[str, StorageConnection]) -> Obj:
+    """oVirt's ``<volume_group id=..><logical_units>``: one ``<logical_unit>`` per path, with its target.
+
+    The Ansible collection and oVirt's own update read the LUN ids here to
+    tell which LUNs a domain already has.
+    """
+    units = []
+    for lun in domain.luns:
+        unit = Obj("logical_unit", {"id": lun.lun_id})
+        connection = connections.get(lun.connection_id) if lun.connection_id else None
+        if connection is not None:
+            unit.add("address", connection.connection).add("port", connection.port)
+            unit.add("target", connection.iqn).add("portal", connection.portal)
+            unit.add("username", connection.username)
+        unit.add("lun_mapping", lun.lun_mapping)
+        unit.add("storage_domain_id", domain.id).add("volume_group_id", domain.volume_group_id)
+        units.append(unit)
+    group = Obj("volume_group", {"id": domain.volume_group_id or ""})
+    return group.add("logical_units", Many("logical_unit", units))
 
 
 def storage_domains(
@@ -237,6 +263,7 @@ def disk(d: LunDisk, base: str, connections: Mapping[str, StorageConnection]) ->
         units.append(Obj("logical_unit", {"id": d.lun_id}))
     lun_storage = Obj("lun_storage").add("type", storage_type.value)
     out.add("lun_storage", lun_storage.add("logical_units", Many("logical_unit", units)))
+    out.links.append(("storageconnections", f"{base}/disks/{d.id}/storageconnections"))
     return out
 
 
@@ -261,6 +288,8 @@ def vm(v: Vm, base: str, *, inline_attachments: bool = False) -> Obj:
     href = f"{base}/vms/{v.id}"
     out = Obj("vm", {"href": href, "id": v.id})
     out.add("name", v.name).add("status", v.status.value)
+    if v.host_id:  # where it runs, as oVirt shows a running VM
+        out.add("host", _ref("host", f"{base}/hosts/{v.host_id}", v.host_id))
     if inline_attachments:
         out.add("disk_attachments", Many("disk_attachment", disk_attachments(v, base).items))
     out.actions += [(name, f"{href}/{name}") for name in ("start", "stop", "shutdown")]

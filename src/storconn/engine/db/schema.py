@@ -40,9 +40,11 @@ __all__ = [
     "DataCenterRow",
     "DiskAttachmentRow",
     "DomainConnectionRow",
+    "DomainLunRow",
     "DomainRow",
     "EventRow",
     "FlowRow",
+    "HostDiskReferenceRow",
     "HostRow",
     "LunDiskConnectionRow",
     "LunDiskRow",
@@ -151,6 +153,8 @@ class DomainRow(Base):
     data_center_id: Mapped[str | None] = mapped_column(ForeignKey("data_centers.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Block domains (iSCSI, FCP): oVirt's volume group uuid, made once when the domain is added.
+    volume_group_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class DomainConnectionRow(Base):
@@ -194,6 +198,9 @@ class VmRow(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The host an Up VM runs on. No foreign key: adding one to an existing
+    # table rebuilds it on SQLite; removing a host clears it explicitly.
+    host_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class DiskAttachmentRow(Base):
@@ -302,6 +309,44 @@ class EventRow(Base):
     storage_connection_id: Mapped[str | None] = mapped_column(ID)
     disk_id: Mapped[str | None] = mapped_column(ID)
     vm_id: Mapped[str | None] = mapped_column(ID)
+
+
+class DomainLunRow(Base):
+    """The LUNs of a block domain (oVirt's ``luns`` and ``lun_storage_server_connection_map``).
+
+    One row per path: a LUN seen through two connections has two rows. A
+    surrogate key because an FCP LUN has no connection (NULL), and a removed
+    connection leaves its LUNs in the domain without their path.
+    """
+
+    __tablename__ = "domain_luns"
+    __table_args__ = (UniqueConstraint("domain_id", "lun_id", "connection_id", name="uq_domain_luns_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("storage_domains.id", ondelete="CASCADE"), index=True
+    )
+    lun_id: Mapped[str] = mapped_column(String(255))
+    connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("storage_connections.id", ondelete="SET NULL"), index=True
+    )
+    lun_mapping: Mapped[int | None] = mapped_column(Integer)
+
+
+class HostDiskReferenceRow(Base):
+    """What a host should hold for the direct LUN disks of the VMs up on it (``engine:disk:...``)."""
+
+    __tablename__ = "host_disk_references"
+
+    host_id: Mapped[str] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True
+    )
+    ref_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    disk_id: Mapped[str] = mapped_column(ForeignKey("lun_disks.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("storage_connections.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
 
 
 # Listing order everywhere: creation time, then id for rows created in the same microsecond.

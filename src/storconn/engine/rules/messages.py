@@ -53,6 +53,7 @@ class Action:
     REMOVE_DISK = "Cannot remove Virtual Disk."
     ADD_VM = "Cannot add VM."
     EDIT_VM = "Cannot edit VM."
+    RUN_VM = "Cannot run VM."
     ATTACH_DISK = "Cannot attach Virtual Disk."
     ADD_USER = "Cannot add User."
     ADD_EVENT = "Cannot add External Event."

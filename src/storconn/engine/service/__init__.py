@@ -31,8 +31,11 @@ CONTRACT (the API layer codes against exactly these signatures):
     .get_domain(domain_id: str) -> StorageDomain
     .add_domain(name: str, *, storage_type: StorageType, domain_type: str = "data",
                 description: str | None = None, connection_id: str | None = None,
-                connection: ConnectionFields | None = None, host: str | None = None) -> StorageDomain
-    .update_domain(domain_id: str, *, name: str | None = None, description: str | None = None) -> StorageDomain
+                connection: ConnectionFields | None = None, host: str | None = None,
+                luns: list[LunFields] | None = None) -> StorageDomain
+        # luns: iSCSI LUNs on any number of targets (one connection per target), or FCP LUN ids
+    .update_domain(domain_id: str, *, name: str | None = None, description: str | None = None,
+                   luns: list[LunFields] | None = None) -> StorageDomain   # new LUNs extend a block domain
     .remove_domain(domain_id: str) -> None
     .domain_connections(domain_id: str) -> list[StorageConnection]
     .attach_connection(domain_id: str, connection_id: str) -> None
@@ -79,10 +82,12 @@ CONTRACT (the API layer codes against exactly these signatures):
     .get_disk(disk_id: str) -> LunDisk
     .add_lun_disk(name: str, *, lun_id: str, connections: list[ConnectionFields]) -> LunDisk
     .remove_disk(disk_id: str) -> None
+    .disk_connections(disk_id: str) -> list[StorageConnection]
     .list_vms() -> list[Vm]
     .get_vm(vm_id: str) -> Vm
     .add_vm(name: str, *, status: VmStatus = VmStatus.DOWN) -> Vm
-    .set_vm_status(vm_id: str, status: VmStatus) -> Vm
+    .set_vm_status(vm_id: str, status: VmStatus, *, host: str | None = None) -> Vm
+        # Up on ``host`` (or where it is, or the first Up host): the host holds its LUN disks' connections
     .attach_disk(vm_id: str, disk_id: str, *, plugged: bool = True) -> Vm
 
     # the connectivity test (seed 001): acquire a flow reference on the host,

@@ -119,6 +119,9 @@ class HostCommands(EngineBase):
         host = self._host(host_id)
         with self.locks.hold([keys.host_key(host.id)], action=Action.REMOVE_HOST):
             with self._tx() as repo:
+                # VMs on it run nowhere the engine knows of now; their disk references go with the host.
+                repo.clear_vm_host(host.id)
+                repo.refresh_disk_references()
                 repo.remove_host(host.id)
                 self._record(event_rules.host_removed(host), repo)
             try:
