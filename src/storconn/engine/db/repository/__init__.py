@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from .disks import DiskRows
 from .references import ReferenceRows
+from .sessions import SessionRows
 
 __all__ = ["Repository"]
 
 
-class Repository(ReferenceRows, DiskRows):
+class Repository(ReferenceRows, DiskRows, SessionRows):
     """Every entity's rows; one per transaction (see ``UnitOfWork``)."""
