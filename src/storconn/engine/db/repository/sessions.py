@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from storconn.engine.model import Role, User
 
 from ..schema import SsoTokenRow, UserRow
 from .base import RepositoryBase
+
+
+# Built once: constructing the statement cost several times its execution (a per-request cost).
+_TOKEN = (
+    select(UserRow.name, UserRow.role, SsoTokenRow.expires_at, SsoTokenRow.idle_timeout)
+    .join(UserRow, UserRow.id == SsoTokenRow.user_id)
+    .where(SsoTokenRow.token_hash == bindparam("token_hash"))
+)
 
 
 class SessionRows(RepositoryBase):
@@ -29,12 +37,7 @@ class SessionRows(RepositoryBase):
 
         One SELECT by primary key, joined to the user for their current role.
         """
-        t, u = SsoTokenRow, UserRow
-        row = self.session.connection().execute(
-            select(u.name, u.role, t.expires_at, t.idle_timeout)
-            .join(u, u.id == t.user_id)
-            .where(t.token_hash == token_hash)
-        ).first()
+        row = self.session.connection().execute(_TOKEN, {"token_hash": token_hash}).first()
         if row is None:
             return None
         return User(row[0], Role(row[1])), float(row[2]), float(row[3])
