@@ -62,7 +62,9 @@ class ConnectionRows(DomainRows):
         if max is not None:
             query = query.limit(max)
         types, make = _TYPES, StorageConnection
-        return [make(r[0], types[r[1]], *r[2:]) for r in self.session.connection().execute(query)]
+        # fetchall: iterating the result itself fetches row by row, a Python call each.
+        rows = self.session.connection().execute(query).fetchall()
+        return [make(r[0], types[r[1]], *r[2:]) for r in rows]
 
     def connection(self, connection_id: str, *, secrets: bool = False) -> StorageConnection | None:
         row = self.session.get(ConnectionRow, connection_id)
