@@ -14,6 +14,7 @@ import threading
 import uuid
 from typing import Any
 
+from storconn.engine.api.auth import TokenStore
 from storconn.engine.errors import BadRequest, Conflict, NotFound, Unauthorized
 from storconn.engine.model import (
     Cluster,
@@ -55,6 +56,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.users: dict[str, tuple[str, Role]] = {}
+        self.sessions: TokenStore | None = None
         self.connections: dict[str, StorageConnection] = {}
         self.domains: dict[str, StorageDomain] = {}
         self.dcs: dict[str, DataCenter] = {}
@@ -77,6 +79,20 @@ class FakeEngine:
         if known is None or known[0] != password:
             raise Unauthorized("USER_FAILED_TO_AUTHENTICATE", "The username or password is incorrect.")
         return User(username, known[1])
+
+    # SSO sessions: the API's in-memory store stands in for the engine's table
+    def open_session(self, user: User, idle_timeout: float) -> str:
+        with self.lock:
+            if self.sessions is None:
+                self.sessions = TokenStore(idle_timeout)
+        return self.sessions.issue(user)
+
+    def session_user(self, token: str) -> User | None:
+        return self.sessions.user(token) if self.sessions is not None else None
+
+    def close_session(self, token: str) -> None:
+        if self.sessions is not None:
+            self.sessions.revoke(token)
 
     # connections
     def list_connections(self, *, max: int | None = None) -> list[StorageConnection]:

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storconn.engine import actor
 from storconn.engine.model import User
 
-from .auth import DEFAULT_TOKEN_TTL, Authenticator, TokenStore, sso_router
+from .auth import DEFAULT_TOKEN_TTL, Authenticator, EngineTokens, Tokens, sso_router
 from .media import DEFAULT_MAX_BODY
 from .port import EnginePort
 from .routes import ROOT_ROUTER, ROUTERS
@@ -95,14 +95,17 @@ def create_app(
     *,
     token_ttl: float = DEFAULT_TOKEN_TTL,
     max_body: int = DEFAULT_MAX_BODY,
+    tokens: Tokens | None = None,
 ) -> FastAPI:
     """The API for ``engine``: ``/ovirt-engine/api/...`` and the SSO endpoints.
 
     The SSO endpoints are ``/ovirt-engine/sso/oauth/token`` and
     ``/ovirt-engine/services/sso-logout``.
 
-    Tokens live in this app's memory for ``token_ttl`` seconds after their last
-    use; request bodies larger than ``max_body`` bytes are refused with 413.
+    Tokens live in the engine's database (any engine process on it accepts
+    them) for ``token_ttl`` seconds after their last use, unless ``tokens``
+    says otherwise (``TokenStore``: this app's memory); request bodies larger
+    than ``max_body`` bytes are refused with 413.
     """
     app = FastAPI(
         title="storconn engine API",
@@ -111,7 +114,7 @@ def create_app(
         openapi_url=None,
         redirect_slashes=False,
     )
-    auth = Authenticator(engine, TokenStore(token_ttl))
+    auth = Authenticator(engine, tokens if tokens is not None else EngineTokens(engine, token_ttl))
     app.state.storconn_api = ApiState(engine=engine, auth=auth, max_body=max_body, instance_id=str(uuid.uuid4()))
     app.include_router(sso_router(auth))
     secured = [Depends(authorize)]

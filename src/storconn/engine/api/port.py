@@ -33,6 +33,9 @@ from storconn.engine.model import (
 class EnginePort(Protocol):
     # users
     def authenticate(self, username: str, password: str) -> User: ...  # Unauthorized
+    def open_session(self, user: User, idle_timeout: float) -> str: ...  # Unauthorized
+    def session_user(self, token: str) -> User | None: ...
+    def close_session(self, token: str) -> None: ...
 
     # storage connections
     def list_connections(self, *, max: int | None = None) -> list[StorageConnection]: ...

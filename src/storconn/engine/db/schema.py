@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -49,6 +50,7 @@ __all__ = [
     "LunDiskConnectionRow",
     "LunDiskRow",
     "ReferenceRow",
+    "SsoTokenRow",
     "UserRow",
     "VmRow",
     "utcnow",
@@ -351,3 +353,22 @@ class HostDiskReferenceRow(Base):
 
 # Listing order everywhere: creation time, then id for rows created in the same microsecond.
 Index("ix_storage_connections_created", ConnectionRow.created_at, ConnectionRow.id)
+
+
+class SsoTokenRow(Base):
+    """A bearer token from the SSO endpoint, by its SHA-256: any engine process on the database accepts it.
+
+    The token itself is never stored (a copy of the database logs no one
+    in). ``expires_at`` is wall-clock seconds since the epoch, so that every
+    engine process reads it the same way; it moves ``idle_timeout`` seconds
+    ahead as the token is used. The user's role is read through the join on
+    every use, and a removed user's tokens go with it.
+    """
+
+    __tablename__ = "sso_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    idle_timeout: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -15,6 +15,9 @@ CONTRACT (the API layer codes against exactly these signatures):
     # users (SSO)
     .authenticate(username: str, password: str) -> User          # Unauthorized
     .add_user(username: str, password: str, role: Role) -> User
+    .open_session(user: User, idle_timeout: float) -> str        # a bearer token, stored hashed
+    .session_user(token: str) -> User | None                     # None: unknown, expired, revoked
+    .close_session(token: str) -> None
 
     # storage connections
     .list_connections(*, max: int | None = None) -> list[StorageConnection]
@@ -118,6 +121,7 @@ from storconn.engine.service.host_maintenance import HostMaintenanceCommands
 from storconn.engine.service.host_storage import HostStorageCommands
 from storconn.engine.service.events import EventCommands
 from storconn.engine.service.hosts import HostCommands
+from storconn.engine.service.sessions import SessionCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
 __all__ = ["ADMIN_USER", "Engine", "EngineBase"]
@@ -134,6 +138,7 @@ class Engine(
     HostStorageCommands,
     DiskCommands,
     EventCommands,
+    SessionCommands,
 ):
     """The engine's commands and queries; see CONTRACT above.
 
