@@ -1107,7 +1107,7 @@ _UNKNOWN_IDS = [
         "/storagedomains/{unknown}",
         b'{"name": "renamed"}',
         _NOT_FOUND,
-        f"Cannot edit Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot edit Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     # DELETE
     (
@@ -1122,7 +1122,7 @@ _UNKNOWN_IDS = [
         "/storagedomains/{unknown}",
         None,
         _NOT_FOUND,
-        f"Cannot remove Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot remove Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "DELETE",
@@ -1143,14 +1143,14 @@ _UNKNOWN_IDS = [
         "/datacenters/{dc}/storagedomains/{unknown}",
         None,
         _NOT_FOUND,
-        f"Cannot detach Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot detach Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "DELETE",
         "/storagedomains/{unknown}/storageconnections/{iscsi}",
         None,
         _NOT_FOUND,
-        f"Cannot detach Storage Connection from Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot detach Storage Connection. Entity not found: storage domain {UNKNOWN}",
     ),
     # actions and sub-collection adds under an unknown parent
     (
@@ -1158,35 +1158,35 @@ _UNKNOWN_IDS = [
         "/storageconnections/{unknown}/test",
         b'{"host": {"name": "h1"}}',
         "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
-        f"Cannot test Storage Connection. Storage connection {UNKNOWN} does not exist.",
+        "Cannot test Storage Connection. Storage connection doesn't exist.",
     ),
     (
         "POST",
         "/storagedomains/{unknown}/storageconnections",
         b'{"id": "{iscsi}"}',
         _NOT_FOUND,
-        f"Cannot attach Storage Connection to Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot attach Storage Connection. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "POST",
         "/datacenters/{unknown}/storagedomains",
         b'{"id": "{sd}"}',
         _NOT_FOUND,
-        f"Cannot attach Storage Domain. Entity not found: data center {UNKNOWN}",
+        f"Cannot attach Storage. Entity not found: data center {UNKNOWN}",
     ),
     (
         "POST",
         "/datacenters/{dc}/storagedomains/{unknown}/activate",
         b"{}",
         _NOT_FOUND,
-        f"Cannot activate Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot activate Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "POST",
         "/datacenters/{dc}/storagedomains/{unknown}/deactivate",
         b"{}",
         _NOT_FOUND,
-        f"Cannot deactivate Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot deactivate Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "POST",

@@ -43,7 +43,7 @@ CONTRACT (the API layer codes against exactly these signatures):
     .get_data_center(dc_id: str) -> DataCenter
     .add_data_center(name: str, *, description: str | None = None, local: bool = False) -> DataCenter
     .data_center_domains(dc_id: str) -> list[StorageDomain]
-    .attach_domain(dc_id: str, domain_id: str) -> StorageDomain        # → maintenance
+    .attach_domain(dc_id: str, domain_id: str) -> StorageDomain        # → active (oVirt's attach activates)
     .activate_domain(dc_id: str, domain_id: str) -> list[str]          # → active; returns failed host names
     .deactivate_domain(dc_id: str, domain_id: str) -> list[str]        # → maintenance
     .detach_domain(dc_id: str, domain_id: str) -> None                 # → unattached

@@ -15,7 +15,7 @@ from storconn.engine.model import (
 from storconn.engine.rules import Action
 from storconn.engine.rules import domains as domain_rules
 from storconn.engine.rules import locks as keys
-from storconn.engine.service.base import EngineBase, command, found
+from storconn.engine.service.base import EMPTY_GUID, EngineBase, command, found
 
 
 class DomainCommands(EngineBase):
@@ -48,7 +48,9 @@ class DomainCommands(EngineBase):
             domain_type=domain_type,
             description=description,
         )
-        target = self._host(host) if host is not None else None
+        # The empty GUID is oVirt's "no host", as on the connection commands.
+        named = host is not None and host.strip() not in ("", EMPTY_GUID)
+        target = self._host(host) if host is not None and named else None
         if connection_id is not None:
             conn = self._existing_connection(connection_id, secrets=True)
             lock_keys = [keys.connection_key(conn.id)]
@@ -123,15 +125,16 @@ class DomainCommands(EngineBase):
 
     @command(Action.REMOVE_DOMAIN)
     def remove_domain(self, domain_id: str) -> None:
-        with (
-            self.locks.hold([keys.domain_key(domain_id)], action=Action.REMOVE_DOMAIN),
-            self._tx() as repo,
-        ):
-            domain_rules.check_remove_domain(
-                found(repo.domain(domain_id), "storage domain", domain_id)
-            )
-            # The connections stay: they are entities of their own (seed 001).
+        """Remove an unattached domain, and its connections that nothing else uses (as oVirt)."""
+        seen = self.get_domain(domain_id)
+        lock_keys = [keys.domain_key(domain_id)]
+        lock_keys += [keys.connection_key(cid) for cid in sorted(seen.connection_ids)]
+        with self.locks.hold(lock_keys, action=Action.REMOVE_DOMAIN), self._tx() as repo:
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            domain_rules.check_remove_domain(domain)
             repo.delete_domain(domain_id)
+            # Connections attached meanwhile are not under the locks: they stay.
+            self._drop_unused(repo, [c for c in domain.connection_ids if c in seen.connection_ids])
 
     def domain_connections(self, domain_id: str) -> list[StorageConnection]:
         with self._tx(write=False) as repo:
