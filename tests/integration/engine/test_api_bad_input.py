@@ -74,6 +74,7 @@ def seed(engine: Engine) -> dict[str, str]:
     )
     dc = engine.add_data_center("dc1")
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attaching activates; the seed keeps it in maintenance
     host = engine.add_host(
         "h1", address="127.0.0.1", port=free_port(), token="t", data_center_id=dc.id
     )

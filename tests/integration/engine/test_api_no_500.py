@@ -1,6 +1,6 @@
 """Every route of the real Engine's REST API, with secret-bearing state and bad input: never a 500, never a secret.
 
-The routes come from the served application's own route table, so a route
+On SQLite and on PostgreSQL. The routes come from the served application's own route table, so a route
 added later is swept without touching this file. The engine holds what
 made 500s before: iSCSI connections with CHAP (one shared by two domains,
 one reused by a LUN disk), a domain on a CHAP target in a data center, a
@@ -172,9 +172,16 @@ def _xml(tag: str, fields: dict[str, Any]) -> bytes:
     return f"<{tag}>{inner(fields)}</{tag}>".encode()
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str], Engine]]:
-    engine = open_engine(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[httpx.Client, dict[str, str], Engine]]:
+    """The seeded engine served on loopback, on SQLite and on a real PostgreSQL (which refuses more)."""
+    if request.param == "sqlite":
+        engine = open_engine(tmp_path)
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+        engine = Engine(url, key_file=tmp_path / "key", admin_password=ADMIN[1])
     try:
         ids = seed(engine)
         with serve(create_app(engine)) as root:

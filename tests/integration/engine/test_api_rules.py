@@ -603,7 +603,11 @@ def _escape_fault(api: Api, answer: httpx.Response, field: str, verb: str = "add
     else:
         assert answer.headers.get(KEY) == "VALIDATION_STORAGE_CONNECTION_INVALID", answer.text
         assert f"Storage connection is invalid. {field}: " in detail, detail
-    assert detail.startswith(f"[Cannot {verb} Storage Connection."), detail
+    if field == "mount_options":
+        assert detail.startswith(f"[Cannot {verb} Storage Connection."), detail
+    else:
+        # A validation message: no action before it, as in oVirt.
+        assert detail.startswith("[Storage connection is invalid. "), detail
 
 
 @pytest.mark.parametrize(("fields", "field"), _HOST_ESCAPES, ids=_HOST_ESCAPE_IDS)
@@ -1140,8 +1144,8 @@ def test_edit_of_an_fcp_connection_is_unsupported(api: Api, tmp_path: Path) -> N
         answer,
         400,
         "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_ACTION_FOR_STORAGE_TYPE",
-        detail="[Cannot edit Storage Connection. Editing connections of storage type fcp is not "
-        "supported.]",
+        detail="[Cannot edit Storage Connection. Storage connection parameters can be edited only"
+        " for NFS, Posix, local or iSCSI data domains.]",
     )
 
 
@@ -1157,13 +1161,15 @@ def test_edit_of_an_unknown_connection_is_404(api: Api) -> None:
 
 def test_edit_cannot_change_the_type(api: Api, engine: Engine) -> None:
     conn = engine.add_connection(NFS_FIELDS)
-    answer = api.put(f"/storageconnections/{conn.id}", "storage_connection", {"type": "posixfs"})
+    # Valid fields for the new type: oVirt validates them before the type change.
+    answer = api.put(
+        f"/storageconnections/{conn.id}", "storage_connection", {"type": "posixfs", "vfs_type": "ext4"}
+    )
     api.expect_fault(
         answer,
         400,
         "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_CHANGE_STORAGE_TYPE",
-        detail="[Cannot edit Storage Connection. The storage type of a connection cannot be "
-        "changed (from nfs to posixfs).]",
+        detail="[Cannot edit Storage Connection. Storage type cannot be edited.]",
     )
     assert api.read(api.get(f"/storageconnections/{conn.id}"))["type"] == "nfs"
 
