@@ -1237,7 +1237,7 @@ def test_detaching_an_unknown_connection_is_404_like_getting_it(
         404,
         "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
         reason="Not Found",
-        contains=(UNKNOWN,),
+        detail="[Cannot detach Storage Connection. Storage connection doesn't exist.]",  # oVirt's text
     )
 
 
