@@ -1252,8 +1252,8 @@ def test_edit_while_a_domain_using_it_is_active_is_refused(api: Api, engine: Eng
         answer,
         400,
         "ACTION_TYPE_FAILED_UNSUPPORTED_ACTION_DOMAIN_MUST_BE_IN_MAINTENANCE_OR_UNATTACHED",
-        detail="[Cannot edit Storage Connection. The storage domains using the connection must be "
-        f"in maintenance or unattached: data1 ({domain.id}) is active.]",
+        detail="[Cannot edit Storage Connection. The data domains data1 should be in maintenance"
+        " or unattached.]",
     )
     assert api.read(api.get(f"/storageconnections/{conn.id}"))["path"] == "/exports/data"
 
@@ -1442,7 +1442,7 @@ def test_attach_to_a_non_iscsi_domain_is_refused(api: Api, engine: Engine) -> No
         answer,
         400,
         "ACTION_TYPE_FAILED_ACTION_IS_SUPPORTED_ONLY_FOR_ISCSI_DOMAINS",
-        detail=f"[{Action.ATTACH_CONNECTION} The action is supported only for iSCSI storage domains.]",
+        detail=f"[{Action.ATTACH_CONNECTION} Action is supported only for iSCSI storage domains.]",
     )
 
 
@@ -1617,13 +1617,14 @@ def test_a_lun_disk_reuses_the_connection_to_its_target(api: Api, engine: Engine
     assert api.ids("/storageconnections", "storage_connection") == [conn.id]
 
 
-def test_a_domain_attached_to_a_data_center_lands_in_maintenance(api: Api, engine: Engine) -> None:
+def test_a_domain_attached_to_a_data_center_is_activated(api: Api, engine: Engine) -> None:
+    # oVirt's attach activates (AttachStorageDomainToPoolCommand, activate defaults to true).
     conn = engine.add_connection(NFS_FIELDS)
     domain = engine.add_domain("data1", storage_type=StorageType.NFS, connection_id=conn.id)
     dc = engine.add_data_center("dc1")
     answer = api.post(f"/datacenters/{dc.id}/storagedomains", "storage_domain", {"id": domain.id})
     assert answer.status_code == 201, answer.text
-    assert api.read(answer)["status"] == "maintenance"
+    assert api.read(answer)["status"] == "active"
 
 
 def test_activate_and_deactivate_move_a_domain_between_active_and_maintenance(
@@ -1649,8 +1650,7 @@ def test_an_active_domain_cannot_be_detached_from_its_data_center(api: Api, engi
         answer,
         409,
         "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2",
-        detail=f"[{Action.DETACH_DOMAIN} The storage domain's status is active; it must be "
-        "maintenance.]",
+        detail=f"[{Action.DETACH_DOMAIN} The relevant Storage Domain's status is Active.]",
     )
 
 
