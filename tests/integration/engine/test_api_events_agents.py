@@ -178,7 +178,8 @@ def test_a_host_that_fails_an_activation_is_recorded(
     host = _add_host(system, agent_process, dc)
     conn = engine.add_connection(ConnectionFields(type=StorageType.POSIXFS, path="ev-scratch", vfs_type="tmpfs"))
     sd = engine.add_domain("data1", storage_type=StorageType.POSIXFS, connection_id=conn.id)
-    engine.attach_domain(dc.id, sd.id)
+    engine.attach_domain(dc.id, sd.id)  # active: the host holds it
+    engine.deactivate_domain(dc.id, sd.id)
     start = engine.list_events(max=1)[0].id
     agent_process.kill()
     attached = system.data_centers_service().data_center_service(dc.id).storage_domains_service()
