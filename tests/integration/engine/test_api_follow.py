@@ -67,7 +67,7 @@ def test_data_centers_inline_their_domains_and_a_dotted_path_goes_deeper(api: Ap
     listed = api.read_list(api.get("/datacenters", params={"follow": "storage_domains"}), "data_center")
     by_name = {dc["name"]: dc for dc in listed}
     inner = _inlined(by_name["dc1"], "storage_domains", "storage_domain")
-    assert [d["name"] for d in inner] == ["block"] and inner[0]["status"] == "maintenance"
+    assert [d["name"] for d in inner] == ["block"] and inner[0]["status"] == "active"  # attach activates
     assert "storage_connections" not in inner[0]
     assert by_name["empty"]["storage_domains"] in ({}, "")  # an empty list element
     deep = api.read(api.get(f"/datacenters/{by_name['dc1']['id']}",

@@ -106,7 +106,7 @@ def test_a_lun_of_another_domain_or_of_a_disk_is_refused(api: Api, engine: Engin
     taken = api.post("/storagedomains", "storage_domain", iscsi_domain(
         "block2", unit("36001405bb", T2), unit("36001405aa", T1)))
     api.expect_fault(taken, 409, "ACTION_TYPE_FAILED_LUNS_ALREADY_PART_OF_STORAGE_DOMAINS", detail=(
-        "[Cannot add Storage Domain. The following LUNs are already part of existing storage domains: "
+        "[Cannot add Storage. The following LUNs are already part of existing storage domains: "
         "36001405aa.]"))
     used = api.post("/storagedomains", "storage_domain", iscsi_domain("block2", unit("36001405dd", T2)))
     api.expect_fault(used, 409, "ACTION_TYPE_FAILED_LUNS_ALREADY_USED_BY_DISKS", contains=("36001405dd",))
@@ -178,7 +178,7 @@ def test_an_extension_with_a_lun_of_another_domain_changes_nothing(api: Api) -> 
     answer = api.put(f"/storagedomains/{other['id']}", "storage_domain", {"storage": {
         "type": "iscsi", "logical_units": [unit("36001405aa", T1)]}})
     api.expect_fault(answer, 409, "ACTION_TYPE_FAILED_LUNS_ALREADY_PART_OF_STORAGE_DOMAINS",
-                     contains=("Cannot edit Storage Domain.", "36001405aa"))
+                     contains=("Cannot edit Storage.", "36001405aa"))
     assert api.snapshot() == before
 
 

@@ -82,8 +82,7 @@ def test_data_centers_by_storage_domain_and_status(api: Api, engine: Engine) -> 
     with_sd2 = engine.add_data_center("with-sd2")
     engine.add_data_center("empty", local=True)
     for dc, sd in ((with_sd1, sd1), (with_sd2, sd2)):
-        engine.attach_domain(dc.id, sd.id)
-        engine.activate_domain(dc.id, sd.id)
+        engine.attach_domain(dc.id, sd.id)  # attach activates
     engine.deactivate_domain(with_sd2.id, sd2.id)
     assert names(api, "datacenters", "data_center", 'storage="sd1"') == ["with-sd1"]
     assert names(api, "datacenters", "data_center", "storage.name=sd*") == ["with-sd1", "with-sd2"]
@@ -101,8 +100,7 @@ def test_storage_domains_by_status_data_center_and_type(api: Api, engine: Engine
     free = engine.add_domain("free", storage_type=StorageType.NFS, connection_id=nfs.id)
     used = engine.add_domain("used", storage_type=StorageType.ISCSI, connection_id=iscsi.id)
     dc = engine.add_data_center("dc-x")
-    engine.attach_domain(dc.id, used.id)
-    engine.activate_domain(dc.id, used.id)
+    engine.attach_domain(dc.id, used.id)  # attach activates
     assert free.id
     assert names(api, "storagedomains", "storage_domain", "status=unattached") == ["free"]
     assert names(api, "storagedomains", "storage_domain", "status=active") == ["used"]
