@@ -88,17 +88,13 @@ class Recorder:
         async def send_answer(message: Any) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-            elif message["type"] == "http.response.body" and exchange.status >= 400:
+            elif message["type"] == "http.response.body" and sum(map(len, answer)) < _READ_LIMIT:
                 answer.append(message.get("body", b""))
                 if not message.get("more_body"):
-                    exchange.detail = _fault_detail(b"".join(answer))
+                    exchange.detail = _answer_note(exchange.status, b"".join(answer))
             await send(message)
 
         await self.app(scope, receive_body, send_answer)
-
-    def refused(self) -> list[str]:
-        """The requests answered 4xx/5xx, except the 404s of the modules' own polling for something gone."""
-        return [str(e) for e in self.exchanges if e.status >= 400]
 
     def since(self, mark: int) -> list[Exchange]:
         return self.exchanges[mark:]
@@ -131,12 +127,19 @@ def _element_names(body: bytes) -> list[str]:
     return names
 
 
-def _fault_detail(body: bytes) -> str:
+_READ_LIMIT = 256 * 1024  # answers are read for a note only up to here (lists can be long)
+
+
+def _answer_note(status: int, body: bytes) -> str:
+    """A fault's reason and detail; else the entity's ``status`` (what the modules poll for), if any."""
     try:
         root = ET.fromstring(body)
-        return " ".join(filter(None, (root.findtext("reason"), root.findtext("detail"))))[:300]
     except ET.ParseError:
-        return body[:300].decode("utf-8", "replace")
+        return body[:300].decode("utf-8", "replace") if status >= 400 else ""
+    if status >= 400:
+        return " ".join(filter(None, (root.findtext("reason"), root.findtext("detail"))))[:300]
+    found = root.findtext("status")
+    return f"status={found}" if found else ""
 
 
 # -- the engine, its agent, and ansible -------------------------------------------------------

@@ -1,4 +1,137 @@
-"""DRAFT"""
+"""Acceptance for issue 9: the oVirt Ansible collection (ovirt.ovirt 3.2.1, in ansible 12.3.0), unchanged.
+
+Real parts only: ``ansible-playbook`` from ``.venv-ansible`` (``make
+ansible-venv``) runs the playbooks under ``playbooks/`` against an Engine
+served by uvicorn on loopback, with a real agent behind the host (on port
+54321 of a loopback address of its own, as the modules cannot name a port),
+real tmpfs mounts checked in /proc/self/mountinfo, and a real tgtd for iSCSI.
+Every playbook runs twice: the second run must succeed and change nothing.
+Prerequisites a test does not exercise (data center, host) are arranged over
+REST, so that each test fails only for its own modules. A failure prints the
+tasks and every request the modules sent (element names only), with the
+engine's answer (status, fault, entity status).
+
+What the modules send (read from the collection's sources; XML, paths under
+/ovirt-engine/api; ``search_by_name`` sends ``search=name="X"`` with quotes):
+
+Log in (every module): POST /ovirt-engine/sso/oauth/token (form); ``ovirt_auth
+state=absent`` and every module whose auth has no token end with POST
+/ovirt-engine/services/sso-logout (form).
+
+ovirt_datacenter
+  present: GET /datacenters?search=name="dc1"; new: POST /datacenters
+  <data_center><name/><local/></data_center> (+ <version><major/><minor/>,
+  <description/>, <comment/>, <quota_mode/> when given); GET /datacenters/{id}.
+  Found: compares name, comment, description, local, str(quota_mode),
+  version.major/minor; PUT only when they differ.
+  absent: DELETE /datacenters/{id} (?force= only when the task sets it); GET
+  /datacenters/{id} until 404.
+
+ovirt_cluster
+  present: GET /clusters?search=name="c1"; new: POST /clusters
+  <cluster><name/><data_center><name>dc1</name></data_center></cluster>; GET
+  /clusters/{id}. Found (every second run): the update check reads, whatever
+  the task sets, ksm.enabled, ksm.merge_across_nodes, fencing_policy.enabled,
+  .skip_if_gluster_bricks_up, .skip_if_gluster_quorum_not_met,
+  .skip_if_sd_active.enabled, .skip_if_connectivity_broken.enabled and
+  .threshold, error_handling.on_error, migration.bandwidth.assignment_method,
+  .bandwidth.custom_value, migration.auto_converge, .compressed, .encrypted,
+  memory_policy.over_commit.percent, required_rng_sources (iterated: must be
+  a list, empty is fine), mac_pool.id; it GETs the scheduling_policy's href
+  (/schedulingpolicies/{id}) and lists GET /macpools. A missing element is an
+  AttributeError on None and the task fails.
+  absent: DELETE /clusters/{id}; GET until 404.
+
+ovirt_host (every state first reads GET /events?max=1 and takes element [0]:
+an empty list fails the task, so the engine needs an event before any host
+task; then GET /hosts?search=name="h1")
+  present, new: POST /hosts?activate=true <host><name/><address/>
+  <root_password/><cluster><name>c1</name></cluster><ssh/></host> (no port:
+  the agent must be on 54321); polls GET /hosts/{id} until status=up.
+  present, found: update check reads power_management.kdump_detection,
+  power_management.enabled, spm.priority, display.address, vgpu_placement and
+  os.custom_kernel_cmdline.split(' ') (a string: the SDK reads
+  <custom_kernel_cmdline></custom_kernel_cmdline> as '' but the self-closed
+  form as None); GET /hosts/{id}; POST /hosts/{id}/activate only when not
+  up; polls until up (fails on error, install_failed, non_responsive,
+  non_operational, then reading GET /events?from={first event's index}).
+  absent: POST /hosts/{id}/deactivate <action/> unless in maintenance, polls
+  until status=maintenance, DELETE /hosts/{id}, polls until 404.
+  iscsidiscover: POST /hosts/{id}/discoveriscsi (not iscsidiscover)
+  <action><iscsi><address/><port>3260</port></iscsi></action> (+ username,
+  password, portal when given); reads <action><discovered_targets>
+  <iscsi_details><target/>...; changed=false always.
+  iscsilogin: POST /hosts/{id}/iscsilogin <action><iscsi><address/><port/>
+  <target/><username/><password/></iscsi></action>; changed=true on every run
+  (the module's own way), so the playbook expects its failure here.
+
+ovirt_host_storage_info: GET /hosts?search=name="h1"; GET
+  /hosts/{id}/storage?follow= → <host_storages><host_storage id="LUN">
+  <type/><logical_units><logical_unit id><target/>... (with iscsi: it logs
+  in first and filters on type and logical_units[0].target).
+
+ovirt_storage_connection: GET /storageconnections (all, no search; matched
+  by type, then address+path for nfs/posixfs/glusterfs/localfs, address+target
+  for iscsi/fcp); new: POST /storageconnections <storage_connection><type/>
+  <address/><path/><nfs_version/><nfs_timeo/><nfs_retrans/><mount_options/>
+  <vfs_type/><port/><target/><username/><password/></storage_connection> (those
+  given); GET /storageconnections/{id}. Found: compares address, path,
+  str(nfs_version), nfs_timeo, nfs_retrans, mount_options, username, port,
+  target, str(type), vfs_type (not the password); then PUT
+  /storageconnections/{id}?force=true (always force, whatever the task says).
+  With storage=: GET /storagedomains?search=name=..., follows the domain's
+  storage_connections link, POST /storagedomains/{sd}/storageconnections
+  <storage_connection id/>. absent: DELETE /storageconnections/{id}; polls 404.
+
+ovirt_storage_domain
+  every state: GET /storagedomains?search=name="sd"; a domain answered
+  without <status> is taken as attached and read again as GET
+  /datacenters?search=name="dc" then GET /datacenters/{dc}/storagedomains/{sd}
+  (locked, activating, detaching, preparing_for_maintenance: polled; unknown
+  or inactive: the task fails).
+  present: new: for iSCSI first GET /hosts?search=name="h" and POST
+  /hosts/{id}/iscsilogin <action><iscsi><address/><target/><username/>
+  <password/></iscsi></action> (no port: 3260) per target; then POST
+  /storagedomains <storage_domain><name/><type>data</type><host><name/></host>
+  <storage><type/><path/><vfs_type/><mount_options/> (iSCSI: <logical_units>
+  <logical_unit id><address/><port/><target/><username/><password/>...)
+  </storage></storage_domain>; GET /storagedomains/{id}. Found: compares
+  comment, description, backup, critical_space_action_blocker,
+  discard_after_delete, wipe_after_delete, warning_low_space_indicator.
+  Then GET /storagedomains/{id}, GET /datacenters?search=name="dc" (without
+  data_center: GET /datacenters?search=storage="sd", whose status must be
+  up), GET /datacenters/{dc}/storagedomains/{sd}: a 404 means not attached →
+  POST /datacenters/{dc}/storagedomains <storage_domain id/> and polls the
+  attached domain until status=active (attach must activate). Then GET
+  /datacenters/{dc}/storagedomains (no search: matched by name), GET
+  .../{sd}, POST .../{sd}/activate <action/> if in maintenance; polls active.
+  maintenance: the same, then POST .../{sd}/deactivate if active (retried on
+  409), polls until status=maintenance.
+  absent: without host: GET /hosts?search=status="up" (its first host's
+  name); unless the top-level status is unattached: the data center (by
+  data_center, else search storage="sd", status up), POST .../deactivate,
+  polls maintenance, DELETE /datacenters/{dc}/storagedomains/{sd}, polls 404;
+  DELETE /storagedomains/{id}?host=NAME (+ format=, destroy= when given);
+  polls GET /storagedomains/{id} until 404.
+
+ovirt_disk with logical_unit: GET /disks?search=disk_type=lun (no quotes)
+  and keeps the disk whose lun_storage.id is the LUN id; new: POST /disks
+  <disk><name/><format>cow</format><content_type>data</content_type>
+  <sparse>true</sparse><storage_domains><storage_domain/></storage_domains>
+  <lun_storage><type>iscsi</type><logical_units><logical_unit id><address/>
+  <port/><target/><username/><password/></logical_unit></logical_units>
+  </lun_storage></disk>; GET /disks/{id} twice (storage_type=lun skips the
+  image steps; no status wait). Found: compares name, description, quota.id,
+  provisioned_size, shareable, propagate_errors, sgio, wipe_after_delete,
+  disk_profile (followed only when linked). absent (by name): GET
+  /disks?search=name="lun1", DELETE /disks/{id}, polls 404.
+
+_info modules: GET /{datacenters,clusters,hosts,storagedomains,disks}
+  ?follow={follow joined by ,}&search={pattern} — both sent even when empty
+  (follow=&search=); hosts add all_content=false. ovirt_event_info: GET
+  /events?case_sensitive=true&follow=&search= (+ from=, max= when given).
+  There is no ovirt_storage_connection_info module.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +146,9 @@ import pytest
 
 from tests.conftest import kernel_module_available, needs_root
 from tests.peers.agent import AgentProcess
+from tests.peers.mounts import eventually, mounts_under
 from tests.peers.tgt import TgtServer, remove_node_records
 from tests.peers.tgt import available as tgt_available
-from tests.peers.mounts import eventually, mounts_under
 
 from .conftest import Served, token_of
 from .runner import Ansible, Run
@@ -38,16 +171,38 @@ def twice(ansible: Ansible, engine: Served, playbook: str, **variables: Any) -> 
 
 
 def _succeeded(run: Run, engine: Served, mark: int) -> None:
-    refused = [str(e) for e in engine.recorder.since(mark) if e.status >= 400]
-    assert run.returncode == 0 and not run.failed(), (
-        run.summary() + "\nrequests the engine refused:\n  " + "\n  ".join(refused))
+    if run.returncode == 0 and not run.failed():
+        return
+    sent = engine.recorder.since(mark)
+    # All of a short run; of a long one (a module polling until its timeout) the refusals and the end.
+    shown: list[object] = list(sent) if len(sent) <= 40 else [e for e in sent[:-15] if e.status >= 400] + ["..."] + sent[-15:]
+    raise AssertionError(run.summary() + "\nwhat the modules sent, and the answers:\n  "
+                         + "\n  ".join(map(str, shown)))
 
 
-def test_data_center_cluster_and_host(ansible: Ansible, engine: Served, host_agent: AgentProcess) -> None:
+@pytest.mark.xfail(strict=True, reason=(
+    'ovirt_cluster present: GET /clusters?search=name="c1" -> 404 "No resource at /ovirt-engine/api/clusters" '
+    '(no /clusters yet; ovirt_host next reads GET /events?max=1, also 404 today)'))
+def test_data_center_cluster_and_host_then_removed(
+    ansible: Ansible, engine: Served, host_agent: AgentProcess
+) -> None:
     names = {"dc_name": "dc1", "cluster_name": "c1", "host_name": "h1"}
     run = twice(ansible, engine, "setup.yml", **names, host_address=host_agent.address,
                 host_password=token_of(host_agent))
-    print(run.summary())
+    [dc] = run.task("Data center info").result["ovirt_datacenters"]
+    assert dc["name"] == "dc1" and dc["status"] and dc["version"]["major"] == 4
+    [cluster] = run.task("Cluster info").result["ovirt_clusters"]
+    assert cluster["name"] == "c1" and cluster["data_center"]["id"] == dc["id"]
+    assert [h["name"] for h in run.task("Hosts up").result["ovirt_hosts"]] == ["h1"]
+    events = run.task("Events").result["ovirt_events"]
+    assert events and all(e["id"] and e["time"] and e["severity"] and e["description"] for e in events)
+    assert any(e.get("host", {}).get("id") == run.task("Host").result["id"] for e in events), "the host's events"
+
+    twice(ansible, engine, "teardown.yml", **names)
+    for collection, singular in (("hosts", "host"), ("clusters", "cluster"), ("datacenters", "data_center")):
+        assert _list(engine, collection, singular) == [], collection
+    with host_agent.client() as client:
+        assert not [i for i in client.statuses() if i.startswith("engine")], "the removed host holds nothing"
 
 
 def _list(engine: Served, collection: str, singular: str) -> list[dict[str, Any]]:
@@ -125,6 +280,10 @@ def _tmpfs(mount_root: Path, source: str) -> list[str]:
     return [e.super_options for e in mounts_under(mount_root).values() if e.source == source and e.fstype == "tmpfs"]
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "ovirt_storage_domain present: POST /datacenters/{dc}/storagedomains <storage_domain id> -> 201 leaves the "
+    "domain in maintenance; the module polls GET /datacenters/{dc}/storagedomains/{sd} for status=active until "
+    'its timeout. Next, absent: GET /hosts?search=status="up" -> 400 "Unsupported search"'))
 def test_posix_domain_active_maintenance_edited_absent(
     ansible: Ansible, engine: Served, host_agent: AgentProcess, mount_root: Path
 ) -> None:
@@ -164,6 +323,9 @@ def test_posix_domain_active_maintenance_edited_absent(
 LUN_ID = "360014051f0e5d1e6a7b4c2d9e8f00001"  # a SCSI id as oVirt shows one (the disk is never plugged here)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "ovirt_disk present: GET /disks?search=disk_type=lun -> 400 \"Unsupported search 'disk_type=lun': only "
+    'name=PATTERN and id=ID are understood."'))
 def test_direct_lun_disk(ansible: Ansible, engine: Served) -> None:
     disk = {"disk_name": "lun1", "lun_id": LUN_ID, "lun_address": "127.0.0.1", "lun_port": 3260,
             "lun_target": "iqn.2026-01.test.ansible:lun", "chap_user": "storconn", "chap_password": CHAP_PASSWORD}
@@ -202,6 +364,9 @@ def tgt_3260(tmp_path: Path) -> Iterator[TgtServer]:
         remove_node_records(target.iqn, server.port)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    'ovirt_host iscsidiscover: GET /events?max=1 -> 404 "No resource at /ovirt-engine/api/events". Next: POST '
+    "/hosts/{id}/discoveriscsi, GET /hosts/{id}/storage?follow= -> 404, POST /hosts/{id}/iscsilogin -> 404"))
 def test_iscsi_discovery_and_login_up_to_the_agents_error(
     ansible: Ansible, engine: Served, tgt_3260: TgtServer, host_agent: AgentProcess
 ) -> None:
