@@ -287,7 +287,7 @@ def _tmpfs(mount_root: Path, source: str) -> list[str]:
     "domain in maintenance; the module polls GET /datacenters/{dc}/storagedomains/{sd} for status=active until "
     "its timeout. Next: GET /storagedomains?follow=storage_connections&search=name=posix1 answers no "
     'connections; absent: GET /hosts?search=status="up" -> 400 "Unsupported search", then the data center of '
-    'GET /datacenters?search=storage="posix1" has no status=up'))
+    'GET /datacenters?search=storage="posix1" has no status=up; and after removal its connection stays'))
 @pytest.mark.timeout(480)  # ten runs of ansible-playbook
 def test_posix_domain_active_maintenance_edited_absent(
     ansible: Ansible, engine: Served, host_agent: AgentProcess, mount_root: Path
@@ -323,6 +323,8 @@ def test_posix_domain_active_maintenance_edited_absent(
     eventually(lambda: not _tmpfs(mount_root, "ansible-domain"), timeout=20)
     assert run.task("Storage domain info").result["ovirt_storage_domains"] == []
     assert _list(engine, "storagedomains", "storage_domain") == []
+    # oVirt's file-domain removal takes the domain's connection with it (StorageHelper.storageDomainRemoved).
+    assert _list(engine, "storageconnections", "storage_connection") == [], "the domain's connection is removed"
 
 
 LUN_ID = "360014051f0e5d1e6a7b4c2d9e8f00001"  # a SCSI id as oVirt shows one (the disk is never plugged here)
