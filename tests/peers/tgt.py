@@ -219,10 +219,9 @@ class BareTgtd(Daemon):
     tgtd that has lost everything on the same ports, as after a restart.
     """
 
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
-        """``port``: the portal's port, a free one unless given (clients that cannot name one use 3260)."""
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.port = port or free_port()
+        self.port = free_port()
         self.control = _free_control_port()
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
