@@ -183,8 +183,9 @@ def _succeeded(run: Run, engine: Served, mark: int) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    'ovirt_cluster present: GET /clusters?search=name="c1" -> 404 "No resource at /ovirt-engine/api/clusters" '
-    '(no /clusters yet; ovirt_host next reads GET /events?max=1, also 404 today)'))
+    "second run, ovirt_host present on the existing host: its update check reads power_management.kdump_detection "
+    "-> \"'NoneType' object has no attribute 'kdump_detection'\" (GET /hosts?search=name=\"h1\" answers no "
+    "<power_management>; the check also reads spm.priority and os.custom_kernel_cmdline as a string)"))
 def test_data_center_cluster_and_host_then_removed(
     ansible: Ansible, engine: Served, host_agent: AgentProcess
 ) -> None:
@@ -285,9 +286,7 @@ def _tmpfs(mount_root: Path, source: str) -> list[str]:
 @pytest.mark.xfail(strict=True, reason=(
     "ovirt_storage_domain present: POST /datacenters/{dc}/storagedomains <storage_domain id> -> 201 leaves the "
     "domain in maintenance; the module polls GET /datacenters/{dc}/storagedomains/{sd} for status=active until "
-    "its timeout. Next: GET /storagedomains?follow=storage_connections&search=name=posix1 answers no "
-    'connections; absent: GET /hosts?search=status="up" -> 400 "Unsupported search", then the data center of '
-    'GET /datacenters?search=storage="posix1" has no status=up; and after removal its connection stays'))
+    "its timeout"))
 @pytest.mark.timeout(480)  # ten runs of ansible-playbook
 def test_posix_domain_active_maintenance_edited_absent(
     ansible: Ansible, engine: Served, host_agent: AgentProcess, mount_root: Path
@@ -331,9 +330,8 @@ LUN_ID = "360014051f0e5d1e6a7b4c2d9e8f00001"  # a SCSI id as oVirt shows one (th
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "ovirt_disk present: GET /disks?search=disk_type=lun -> 400 \"Unsupported search 'disk_type=lun': only "
-    'name=PATTERN and id=ID are understood.". Next: the disk\'s lun_storage has no id (the module finds the disk '
-    "by lun_storage.id == the LUN id)"))
+    "ovirt_disk_info: GET /disks?follow=&search=disk_type=lun answers the LUN disk with a <lun_storage> that has "
+    "no id (ovirt_disk itself finds a LUN disk by lun_storage.id == logical_unit.id)"))
 def test_direct_lun_disk(ansible: Ansible, engine: Served) -> None:
     disk = {"disk_name": "lun1", "lun_id": LUN_ID, "lun_address": "127.0.0.1", "lun_port": 3260,
             "lun_target": "iqn.2026-01.test.ansible:lun", "chap_user": "storconn", "chap_password": CHAP_PASSWORD}
@@ -372,9 +370,6 @@ def tgt_3260(tmp_path: Path) -> Iterator[TgtServer]:
         remove_node_records(target.iqn, server.port)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'ovirt_host iscsidiscover: GET /events?max=1 -> 404 "No resource at /ovirt-engine/api/events". Next: POST '
-    "/hosts/{id}/discoveriscsi, GET /hosts/{id}/storage?follow= -> 404, POST /hosts/{id}/iscsilogin -> 404"))
 def test_iscsi_discovery_and_login_up_to_the_agents_error(
     ansible: Ansible, engine: Served, tgt_3260: TgtServer, host_agent: AgentProcess
 ) -> None:
