@@ -283,10 +283,6 @@ def _tmpfs(mount_root: Path, source: str) -> list[str]:
     return [e.super_options for e in mounts_under(mount_root).values() if e.source == source and e.fstype == "tmpfs"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ovirt_storage_domain present: POST /datacenters/{dc}/storagedomains <storage_domain id> -> 201 leaves the "
-    "domain in maintenance; the module polls GET /datacenters/{dc}/storagedomains/{sd} for status=active until "
-    "its timeout"))
 @pytest.mark.timeout(480)  # ten runs of ansible-playbook
 def test_posix_domain_active_maintenance_edited_absent(
     ansible: Ansible, engine: Served, host_agent: AgentProcess, mount_root: Path
