@@ -6,7 +6,7 @@ STATE  ?= $(CURDIR)/.state
 AGENT_LISTEN ?= 127.0.0.1:54321
 ENGINE_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench venv test-venv test-deps lint clean
+.PHONY: run test bench venv test-venv test-deps ansible-venv lint clean
 
 venv: $(VENV)/.installed
 test-venv: $(VENV)/.test-installed
@@ -23,13 +23,19 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The oVirt Ansible collection (inside ansible 12.3.0) and the SDK its modules
+# import, in a venv of their own, for the acceptance tests in
+# tests/integration/ansible. The script is idempotent: a second run costs nothing.
+ansible-venv:
+	PYTHON=$(PYTHON) scripts/ansible-venv .venv-ansible
+
 run: venv
 	BIN=$(BIN) STATE=$(STATE) AGENT_LISTEN=$(AGENT_LISTEN) ENGINE_LISTEN=$(ENGINE_LISTEN) scripts/run
 
 test-deps:
 	scripts/install-test-deps
 
-test: test-deps test-venv
+test: test-deps test-venv ansible-venv
 	$(BIN)/python -m pytest
 
 bench: test-deps test-venv
@@ -41,4 +47,4 @@ lint: venv
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-ansible .pytest_cache .hypothesis

@@ -24,11 +24,16 @@ def free_port() -> int:
 class AgentProcess:
     """``storconn agent serve`` in a child process, with fast timings for tests."""
 
-    def __init__(self, state_dir: Path, mount_root: Path, *, extra: list[str] | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, mount_root: Path, *, extra: list[str] | None = None,
+        address: str = "127.0.0.1", port: int | None = None,
+    ) -> None:
+        """``address``/``port``: another loopback address lets an agent take the default port (54321)."""
         self.state_dir = state_dir
         self.mount_root = mount_root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.address = address
+        self.port = port or free_port()
+        self.url = f"http://{address}:{self.port}"
         self.extra = extra or ["--period", "0.2", "--grace", "0.5", "--probe-interval", "0.5",
                                "--probe-timeout", "1", "--backoff-cap", "1"]
         self.process: subprocess.Popen[bytes] | None = None
@@ -37,7 +42,7 @@ class AgentProcess:
     def start(self, *, timeout: float = 20.0) -> None:
         argv = [sys.executable, "-m", "storconn.cli.main", "agent", "serve",
                 "--state-dir", str(self.state_dir), "--mount-root", str(self.mount_root),
-                "--listen", f"127.0.0.1:{self.port}", *self.extra]
+                "--listen", f"{self.address}:{self.port}", *self.extra]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -45,9 +45,10 @@ class Target:
 class TgtServer(Daemon):
     """``tgtd -f`` with private ports; ``start()`` returns once ``iscsi-ls`` lists every target."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        """``port``: the portal's port, a free one unless given (clients that cannot name one use 3260)."""
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.control = _free_control_port()
         self.targets: list[Target] = []
         self.process: subprocess.Popen[bytes] | None = None
