@@ -182,10 +182,6 @@ def _succeeded(run: Run, engine: Served, mark: int) -> None:
                          + "\n  ".join(map(str, shown)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "second run, ovirt_host present on the existing host: its update check reads power_management.kdump_detection "
-    "-> \"'NoneType' object has no attribute 'kdump_detection'\" (GET /hosts?search=name=\"h1\" answers no "
-    "<power_management>; the check also reads spm.priority and os.custom_kernel_cmdline as a string)"))
 def test_data_center_cluster_and_host_then_removed(
     ansible: Ansible, engine: Served, host_agent: AgentProcess
 ) -> None:
@@ -325,9 +321,6 @@ def test_posix_domain_active_maintenance_edited_absent(
 LUN_ID = "360014051f0e5d1e6a7b4c2d9e8f00001"  # a SCSI id as oVirt shows one (the disk is never plugged here)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ovirt_disk_info: GET /disks?follow=&search=disk_type=lun answers the LUN disk with a <lun_storage> that has "
-    "no id (ovirt_disk itself finds a LUN disk by lun_storage.id == logical_unit.id)"))
 def test_direct_lun_disk(ansible: Ansible, engine: Served) -> None:
     disk = {"disk_name": "lun1", "lun_id": LUN_ID, "lun_address": "127.0.0.1", "lun_port": 3260,
             "lun_target": "iqn.2026-01.test.ansible:lun", "chap_user": "storconn", "chap_password": CHAP_PASSWORD}

@@ -217,7 +217,12 @@ def host(h: Host, base: str) -> Obj:
         cluster.add("data_center", _ref("data_center", f"{base}/datacenters/{h.data_center_id}", h.data_center_id))
     if cluster.attrs or cluster.items:
         out.add("cluster", cluster)
-    return out
+    # What oVirt always shows and storconn's hosts do not have: no power management, no SPM
+    # (storconn has no pool on the storage), no kernel arguments. ovirt_host reads all three on
+    # every run; an empty kernel command line is "" (an empty element), never absent.
+    out.add("power_management", Obj("power_management").add("enabled", False).add("kdump_detection", False))
+    out.add("spm", Obj("spm").add("priority", 5).add("status", "none"))
+    return out.add("os", Obj("os").add("custom_kernel_cmdline", ""))
 
 
 def hosts(items: Iterable[Host], base: str) -> Collection:
@@ -270,7 +275,8 @@ def disk(d: LunDisk, base: str, connections: Mapping[str, StorageConnection]) ->
     storage_type = StorageType.ISCSI if units else StorageType.FCP
     if not units:
         units.append(Obj("logical_unit", {"id": d.lun_id}))
-    lun_storage = Obj("lun_storage").add("type", storage_type.value)
+    # The LUN's id on lun_storage too: ovirt_disk finds an existing LUN disk by lun_storage.id.
+    lun_storage = Obj("lun_storage", {"id": d.lun_id}).add("type", storage_type.value)
     out.add("lun_storage", lun_storage.add("logical_units", Many("logical_unit", units)))
     out.links.append(("storageconnections", f"{base}/disks/{d.id}/storageconnections"))
     return out
