@@ -64,10 +64,11 @@ def serve(
     log_format: Annotated[str, typer.Option(envvar="STORCONN_LOG_FORMAT", help="text or json")] = "text",
     log_level: Annotated[str, typer.Option(envvar="STORCONN_LOG_LEVEL")] = "info",
 ) -> None:
-    """Serve the REST API (oVirt API v4 compatible)."""
+    """Serve the REST API (oVirt API v4 compatible) and the web admin at the same address."""
     import uvicorn
 
     from storconn.engine.api import create_app
+    from storconn.engine.web import create_web_app
 
     from .logs import configure, exit_on_sigterm
 
@@ -84,7 +85,8 @@ def serve(
     syncer.start()
     exit_on_sigterm()
     try:
-        uvicorn.run(create_app(engine), host=host.strip("[]") or "127.0.0.1", port=int(port),
+        web = create_web_app(engine, session_key=engine.web_session_key())
+        uvicorn.run(create_app(engine, web=web), host=host.strip("[]") or "127.0.0.1", port=int(port),
                     log_level=log_level, access_log=False)
     finally:
         stop.set()

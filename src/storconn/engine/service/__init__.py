@@ -81,6 +81,7 @@ from storconn.engine.service.connections import ConnectionCommands
 from storconn.engine.service.datacenters import DataCenterCommands
 from storconn.engine.service.disks import DiskCommands
 from storconn.engine.service.domains import DomainCommands
+from storconn.engine.service.host_state import HostStateQueries
 from storconn.engine.service.hosts import HostCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
@@ -93,6 +94,7 @@ class Engine(
     DomainCommands,
     DataCenterCommands,
     HostCommands,
+    HostStateQueries,
     DiskCommands,
 ):
     """The engine's commands and queries; see CONTRACT above.

@@ -1,0 +1,147 @@
+"""The web admin without a browser: log in, pages for admin and viewer, CSRF, session expiry."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+
+from storconn.engine.model import ConnectionFields, DomainStatus, StorageType
+from storconn.engine.service import Engine
+from tests.integration.engine.conftest import ADMIN, VIEWER
+
+
+def _login(site: str, user: tuple[str, str]) -> httpx.Client:
+    client = httpx.Client(base_url=site, timeout=30)
+    answer = client.post("/login", data={"username": user[0], "password": user[1]})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/storage"
+    return client
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def _domain(engine: Engine, name: str = "sd1") -> str:
+    dc = engine.add_data_center("dc1")
+    domain = engine.add_domain(
+        name, storage_type=StorageType.POSIXFS,
+        connection=ConnectionFields(type=StorageType.POSIXFS, path="scratch", vfs_type="tmpfs"),
+    )
+    if engine.attach_domain(dc.id, domain.id).status is DomainStatus.MAINTENANCE:
+        engine.activate_domain(dc.id, domain.id)  # attach activates as in oVirt; older engines did not
+    return domain.id
+
+
+def test_pages_need_a_login(site: str) -> None:
+    with httpx.Client(base_url=site) as client:
+        answer = client.get("/storage")
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/login")
+        poll = client.get("/storage/rows", headers={"HX-Request": "true"})
+        assert poll.status_code == 401 and poll.headers["HX-Redirect"] == "/login"
+
+
+def test_a_wrong_password_is_refused_with_the_engines_words(site: str) -> None:
+    with httpx.Client(base_url=site) as client:
+        answer = client.post("/login", data={"username": ADMIN[0], "password": "wrong"})
+        assert answer.status_code == 401
+        assert "wrong user name or password" in answer.text
+        assert "storconn_session" not in answer.cookies or client.get("/storage").status_code == 303
+
+
+def test_the_session_cookie_is_same_site_strict_and_http_only(site: str) -> None:
+    client = httpx.Client(base_url=site)
+    answer = client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+    cookie = answer.headers["set-cookie"].lower()
+    assert "samesite=strict" in cookie and "httponly" in cookie
+
+
+def test_the_admin_sees_domains_with_their_actions(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    page = _login(site, ADMIN).get("/storage").text
+    assert "sd1" in page and "scratch (tmpfs)" in page and "dc1" in page
+    assert f'action="/storage/{domain_id}/maintenance' in page  # attached: active or maintenance
+    assert "Log out" in page
+
+
+def test_a_viewer_sees_no_action_and_the_server_refuses_one_anyway(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    viewer = _login(site, VIEWER)
+    page = viewer.get("/storage").text
+    assert "sd1" in page
+    assert "<button" in page  # the logout button only
+    assert "/maintenance" not in page and "/activate" not in page and "/remove" not in page
+    answer = viewer.post(f"/storage/{domain_id}/maintenance", data={"csrf_token": _csrf(page)})
+    assert answer.status_code == 403
+    assert engine.get_domain(domain_id).status.value == "active"
+
+
+def test_a_change_without_the_csrf_token_is_refused(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    admin = _login(site, ADMIN)
+    admin.get("/storage")
+    for data in ({}, {"csrf_token": "forged"}):
+        answer = admin.post(f"/storage/{domain_id}/maintenance", data=data)
+        assert answer.status_code == 403
+        assert "stale or forged" in answer.text
+    assert engine.get_domain(domain_id).status.value == "active"
+
+
+def test_maintenance_and_activate_from_the_page(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/storage").text)
+    answer = admin.post(f"/storage/{domain_id}/maintenance?q=sd&sort=name", data={"csrf_token": token})
+    assert answer.status_code == 303 and answer.headers["location"] == "/storage?q=sd&sort=name"
+    assert engine.get_domain(domain_id).status.value == "maintenance"
+    page = admin.get(answer.headers["location"]).text
+    assert "moved to maintenance" in page
+    # A refused action shows the engine's words: removing an attached domain.
+    refused = admin.post(f"/storage/{domain_id}/remove", data={"csrf_token": token}, follow_redirects=True)
+    assert "Cannot remove Storage Domain" in refused.text or "Cannot remove" in refused.text
+    assert engine.get_domain(domain_id).status.value == "maintenance"
+    admin.post(f"/storage/{domain_id}/activate", data={"csrf_token": token})
+    assert engine.get_domain(domain_id).status.value == "active"
+
+
+def test_an_unknown_action_is_a_404_and_changes_nothing(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/storage").text)
+    answer = admin.post(f"/storage/{domain_id}/format", data={"csrf_token": token})
+    assert answer.status_code == 404
+    assert engine.get_domain(domain_id).status.value == "active"
+
+
+def test_filter_and_sort_stay_in_the_url_and_the_poll(site: str, engine: Engine) -> None:
+    _domain(engine, "alpha")
+    engine.add_domain("beta", storage_type=StorageType.LOCALFS,
+                      connection=ConnectionFields(type=StorageType.LOCALFS, path="/srv/beta"))
+    admin = _login(site, ADMIN)
+    page = admin.get("/storage?q=alp&sort=name&dir=desc").text
+    assert "alpha" in page and "beta" not in page
+    assert 'hx-get="/storage/rows?q=alp&amp;sort=name&amp;dir=desc"' in page
+    rows = admin.get("/storage/rows?q=alp&sort=name&dir=desc").text
+    assert "alpha" in rows and "beta" not in rows and "<html" not in rows
+
+
+def test_logout_ends_the_session(site: str) -> None:
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/storage").text)
+    assert admin.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert admin.get("/storage").status_code == 303
+
+
+@pytest.mark.parametrize("session_ttl", [1.0])
+def test_an_idle_session_expires(site: str) -> None:
+    admin = _login(site, ADMIN)
+    assert admin.get("/storage").status_code == 200
+    time.sleep(1.5)
+    answer = admin.get("/storage")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
