@@ -83,6 +83,7 @@ from storconn.engine.service.disks import DiskCommands
 from storconn.engine.service.domains import DomainCommands
 from storconn.engine.service.host_state import HostStateQueries
 from storconn.engine.service.hosts import HostCommands
+from storconn.engine.service.probes import ProbeCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
 __all__ = ["ADMIN_USER", "Engine", "EngineBase"]
@@ -95,6 +96,7 @@ class Engine(
     DataCenterCommands,
     HostCommands,
     HostStateQueries,
+    ProbeCommands,
     DiskCommands,
 ):
     """The engine's commands and queries; see CONTRACT above.

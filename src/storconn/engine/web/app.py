@@ -25,9 +25,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from storconn.engine.errors import EngineError, Unauthorized
+from storconn.engine.model import ConnectionFields, DomainStatus, StorageConnection
 from storconn.engine.service import Engine
 
-from . import views
+from . import forms, views
 from .session import CSRF_FIELD, CSRF_HEADER, SessionUser, check_csrf, end_session, session_user, start_session
 
 __all__ = ["DEFAULT_SESSION_TTL", "create_web_app"]
@@ -106,13 +107,9 @@ class WebAdmin:
     # -- actions -----------------------------------------------------------
 
     async def domain_action(self, request: Request) -> Response:
-        user = self._user(request)
+        user, refusal = await self._changer(request)
         if user is None:
-            return self._to_login(request)
-        if not user.can_change:
-            return self._refused(request, user, "Your role may view, not change.", 403)
-        if not await check_csrf(request, user):
-            return self._refused(request, user, "The form is stale or forged: reload the page and try again.", 403)
+            return refusal
         domain_id, action = request.path_params["domain_id"], request.path_params["action"]
         if action not in DOMAIN_ACTIONS:
             return self._refused(request, user, f"There is no action '{action}' on a storage domain.", 404)
@@ -142,7 +139,112 @@ class WebAdmin:
         late = f" Hosts that did not follow: {', '.join(failed)}." if failed else ""
         return f"Storage domain {domain.name} {done}.{late}"
 
+    # -- Manage Domain (edit) and its Test ------------------------------------
+
+    async def edit_form(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return self._to_login(request)
+        context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
+        if context is None:
+            return self._refused(request, user, "No such storage domain.", 404)
+        return self._page(request, "edit.html", user, context)
+
+    async def edit(self, request: Request) -> Response:
+        user, refusal = await self._changer(request)
+        if user is None:
+            return refusal
+        domain_id = request.path_params["domain_id"]
+        context = await run_in_threadpool(self._edit_context, domain_id)
+        if context is None:
+            return self._refused(request, user, "No such storage domain.", 404)
+        form = _text_fields(await request.form())
+        context["values"].update({k: v for k, v in form.items() if k != "password"})
+        domain = context["domain"]
+        try:
+            edit = forms.read_domain_form(form, domain.storage_type, connection_editable=context["editable"])
+            await run_in_threadpool(self._save, domain_id, context["connection"], edit)
+        except forms.FormError as exc:
+            context["errors"] = {exc.field: exc.reason}
+            context["problem"] = str(exc)
+            return self._page(request, "edit.html", user, context, status_code=400)
+        except EngineError as exc:
+            context["problem"] = exc.detail.strip("[]")
+            return self._page(request, "edit.html", user, context, status_code=exc.status)
+        self._flash(request, "ok", f"Storage domain {edit.name} saved.")
+        return RedirectResponse("/storage", status_code=303)
+
+    def _save(self, domain_id: str, conn: StorageConnection | None, edit: forms.DomainForm) -> None:
+        if edit.connection is not None and conn is not None:
+            self.engine.update_connection(conn.id, edit.connection)
+        self.engine.update_domain(domain_id, name=edit.name, description=edit.description)
+
+    async def test(self, request: Request) -> Response:
+        user, refusal = await self._changer(request)
+        if user is None:
+            return refusal
+        context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
+        if context is None or context["connection"] is None:
+            return self._refused(request, user, "No such storage domain, or it has no connection.", 404)
+        form = _text_fields(await request.form())
+        chosen = form.get("test_host", "")
+        host_ids = [h.id for h in context["hosts"]] if chosen == "all" else [chosen]
+        problem, answers = None, []
+        try:
+            fields = (
+                forms.read_connection_fields(form, context["domain"].storage_type)
+                if context["editable"]
+                else ConnectionFields()
+            )
+            answers = await run_in_threadpool(
+                lambda: self.engine.test_fields(context["connection"].id, fields, host_ids=host_ids)
+            )
+        except forms.FormError as exc:
+            problem = str(exc)
+        except EngineError as exc:
+            problem = exc.detail.strip("[]")
+        result = {"answers": answers, "problem": problem}
+        if request.headers.get("HX-Request"):
+            return self._page(request, "test_result.html", user, result)
+        context["values"].update({k: v for k, v in form.items() if k != "password"})
+        return self._page(request, "edit.html", user, {**context, "test": result})
+
+    def _edit_context(self, domain_id: str) -> dict[str, Any] | None:
+        try:
+            domain = self.engine.get_domain(domain_id)
+        except EngineError:
+            return None
+        connections = self.engine.domain_connections(domain.id)
+        conn = connections[0] if connections else None
+        hosts = self.engine.list_hosts()
+        if domain.data_center_id:
+            hosts = [h for h in hosts if h.data_center_id == domain.data_center_id] or hosts
+        return {
+            "domain": domain,
+            "connection": conn,
+            "editable": domain.status in (DomainStatus.MAINTENANCE, DomainStatus.UNATTACHED),
+            "fields": forms.FIELDS.get(domain.storage_type, ()),
+            "values": forms.current_values(conn) if conn is not None else {},
+            "hosts": hosts,
+            "errors": {},
+            "problem": None,
+            "test": None,
+        }
+
     # -- helpers -----------------------------------------------------------
+
+    async def _changer(self, request: Request) -> tuple[SessionUser | None, Response]:
+        """The user if they may change things and sent the session's CSRF token; else the refusal."""
+        user = self._user(request)
+        if user is None:
+            return None, self._to_login(request)
+        if not user.can_change:
+            return None, self._refused(request, user, "Your role may view, not change.", 403)
+        if not await check_csrf(request, user):
+            return None, self._refused(
+                request, user, "The form is stale or forged: reload the page and try again.", 403
+            )
+        return user, Response()
 
     def _user(self, request: Request) -> SessionUser | None:
         return session_user(request, self.session_ttl)
@@ -188,6 +290,11 @@ class WebAdmin:
         return self.templates.TemplateResponse(request, template, full, status_code=status_code)
 
 
+def _text_fields(form: Any) -> dict[str, str]:
+    """A form's text fields (an uploaded file is no field of ours), each value capped."""
+    return {key: value[:4096] for key, value in form.multi_items() if isinstance(value, str)}
+
+
 def create_web_app(
     engine: Engine,
     *,
@@ -208,6 +315,9 @@ def create_web_app(
         Route("/logout", web.logout, methods=["POST"]),
         Route("/storage", web.storage),
         Route("/storage/rows", web.storage_rows),
+        Route("/storage/{domain_id}/edit", web.edit_form, methods=["GET"]),
+        Route("/storage/{domain_id}/edit", web.edit, methods=["POST"]),
+        Route("/storage/{domain_id}/test", web.test, methods=["POST"]),
         Route("/storage/{domain_id}/{action:str}", web.domain_action, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
