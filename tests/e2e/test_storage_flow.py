@@ -80,7 +80,7 @@ def test_maintenance_edit_activate_reaches_the_host(
     page.locator("tr", has_text="scratch1").locator(".host-state.connected").wait_for(timeout=20_000)
 
 
-def test_editing_an_active_domains_connection_is_not_offered_and_refused(
+def test_editing_an_active_domains_connection_is_not_offered_and_refused_by_the_engine(
     page: Any, site: str, engine: Engine, agent_process: AgentProcess
 ) -> None:
     dc = engine.add_data_center("dc1")
@@ -95,7 +95,8 @@ def test_editing_an_active_domains_connection_is_not_offered_and_refused(
     domain_id = page.url.rstrip("/").split("/")[-2]
     answer = page.request.post(f"{site}/storage/{domain_id}/edit", form={
         "csrf_token": token, "name": "busy", "spec": "web-other", "vfs_type": "tmpfs"})
-    assert answer.status == 200  # re-rendered: the connection part of the form is ignored while active
+    assert answer.status == 400
+    assert "Cannot edit Storage Connection." in answer.text() and "maintenance" in answer.text()
     conns = engine.domain_connections(domain_id)
     assert conns[0].connection == "web-busy"
 

@@ -47,7 +47,9 @@ FIELDS: dict[StorageType, tuple[FormField, ...]] = {
         FormField("spec", "Path", required=True, hint="server:/volume"),
         FormField("mount_options", "Mount options"),
     ),
-    StorageType.LOCALFS: (FormField("path", "Path", required=True, hint="an absolute path on each host"),),
+    StorageType.LOCALFS: (
+        FormField("path", "Path", required=True, hint="an absolute path on each host"),
+    ),
     StorageType.ISCSI: (
         FormField("address", "Address", required=True),
         FormField("port", "Port", kind="number", minimum=1, maximum=65535),
@@ -70,7 +72,9 @@ class FormError(ValueError):
 class DomainForm:
     name: str
     description: str
-    connection: ConnectionFields | None  # None: the connection's fields were not sent (not editable now)
+    connection: (
+        ConnectionFields | None
+    )  # None: the connection's fields were not sent (not editable now)
 
 
 def current_values(conn: StorageConnection) -> dict[str, str]:
@@ -93,16 +97,18 @@ def current_values(conn: StorageConnection) -> dict[str, str]:
     return values
 
 
-def read_domain_form(
-    form: Mapping[str, str], storage_type: StorageType, *, connection_editable: bool
-) -> DomainForm:
+def read_domain_form(form: Mapping[str, str], storage_type: StorageType) -> DomainForm:
+    """The form as sent. Connection fields are read whenever they were sent: the page disables them
+    outside maintenance, and a request that sends them anyway gets the engine's refusal, not silence."""
     name = form.get("name", "").strip()
     if not name:
         raise FormError("name", "Name", "is required")
     connection = None
-    if connection_editable and any(field.name in form for field in FIELDS.get(storage_type, ())):
+    if any(field.name in form for field in FIELDS.get(storage_type, ())):
         connection = read_connection_fields(form, storage_type)
-    return DomainForm(name=name, description=form.get("description", "").strip(), connection=connection)
+    return DomainForm(
+        name=name, description=form.get("description", "").strip(), connection=connection
+    )
 
 
 def read_connection_fields(form: Mapping[str, str], storage_type: StorageType) -> ConnectionFields:
@@ -151,4 +157,6 @@ def _check_number(field: FormField, value: str) -> None:
     if (field.minimum is not None and number < field.minimum) or (
         field.maximum is not None and number > field.maximum
     ):
-        raise FormError(field.name, field.label, f"must be between {field.minimum} and {field.maximum}")
+        raise FormError(
+            field.name, field.label, f"must be between {field.minimum} and {field.maximum}"
+        )

@@ -60,7 +60,12 @@ def session_user(request: Request, ttl: float) -> SessionUser | None:
     """The logged-in user, or None when there is none or the session has been idle longer than ``ttl``."""
     session = request.session
     try:
-        name, role, csrf, seen = session["user"], Role(session["role"]), session["csrf"], float(session["seen"])
+        name, role, csrf, seen = (
+            session["user"],
+            Role(session["role"]),
+            session["csrf"],
+            float(session["seen"]),
+        )
     except (KeyError, ValueError, TypeError):
         session.clear()
         return None

@@ -72,8 +72,11 @@ class DomainRow:
     def matches(self, text: str) -> bool:
         needle = text.lower()
         haystack = (
-            self.domain.name, self.domain.status.value, self.domain.storage_type.value,
-            self.connection, self.data_center,
+            self.domain.name,
+            self.domain.status.value,
+            self.domain.storage_type.value,
+            self.connection,
+            self.data_center,
         )
         return any(needle in value.lower() for value in haystack)
 
@@ -165,7 +168,9 @@ def _host_cell(domain: StorageDomain, view: HostReferences) -> HostCell:
         return HostCell(host.id, host.name, "connecting", "the engine has not asked the host yet")
     failed = [s for s in statuses if not s.get("connected")]
     if not failed:
-        return HostCell(host.id, host.name, "connected", ", ".join(str(s.get("path") or "") for s in statuses))
+        return HostCell(
+            host.id, host.name, "connected", ", ".join(str(s.get("path") or "") for s in statuses)
+        )
     code, message = (failed[0].get("lastError") or [0, ""])[:2]
     if code:
         return HostCell(host.id, host.name, "failed", f"[{code}] {message}")
