@@ -145,3 +145,53 @@ def test_an_idle_session_expires(site: str) -> None:
     time.sleep(1.5)
     answer = admin.get("/storage")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_connections_list_what_uses_them_and_an_orphan_is_removed(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    orphan = engine.add_connection(ConnectionFields(type=StorageType.LOCALFS, path="/srv/orphan"))
+    admin = _login(site, ADMIN)
+    page = admin.get("/connections").text
+    assert "scratch (tmpfs)" in page and f'href="/storage/{domain_id}/edit">sd1</a>' in page
+    assert "/srv/orphan" in page and "nothing (orphan)" in page
+    assert f'action="/connections/{orphan.id}/remove"' in page
+    used = engine.domain_connections(domain_id)[0]
+    assert f'action="/connections/{used.id}/remove"' not in page  # only orphans offer Remove
+    answer = admin.post(f"/connections/{orphan.id}/remove", data={"csrf_token": _csrf(page)}, follow_redirects=True)
+    assert "removed" in answer.text and f'id="connection-{orphan.id}"' not in answer.text
+    assert all(conn.id != orphan.id for conn in engine.list_connections())
+    # A forged remove of a used one gets the engine's refusal, and it stays.
+    refused = admin.post(f"/connections/{used.id}/remove", data={"csrf_token": _csrf(page)}, follow_redirects=True)
+    assert "Cannot remove Storage Connection." in refused.text
+    assert engine.get_connection(used.id)
+
+
+def test_adding_a_connection_names_the_bad_field(site: str, engine: Engine) -> None:
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/connections/new?type=nfs").text)
+    answer = admin.post("/connections/new", data={
+        "csrf_token": token, "type": "nfs", "export": "server:/export", "nfs_timeo": "7000"})
+    assert answer.status_code == 400
+    assert "Timeout (deciseconds): must be between 1 and 6000" in answer.text
+    assert 'aria-invalid="true"' in answer.text
+    assert engine.list_connections() == []
+    added = admin.post("/connections/new", data={
+        "csrf_token": token, "type": "nfs", "export": "server:/export", "nfs_timeo": "600", "nfs_version": "4.1"})
+    assert added.status_code == 303
+    [conn] = engine.list_connections()
+    assert conn.connection == "server:/export" and conn.nfs_timeo == 600 and conn.nfs_version == "4.1"
+
+
+def test_every_page_answers_for_admin_and_viewer(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    conn_id = engine.domain_connections(domain_id)[0].id
+    pages = ["/storage", "/storage/rows", f"/storage/{domain_id}/edit", "/connections", "/connections/new",
+             f"/connections/{conn_id}/edit"]
+    for user in (ADMIN, VIEWER):
+        client = _login(site, user)
+        for path in pages:
+            answer = client.get(path)
+            assert answer.status_code == 200, (user[0], path, answer.status_code)
+            changes = re.findall(r'<form method="post" action="(?!/logout)', answer.text)
+            if user is VIEWER:
+                assert not changes, (path, "a viewer is offered a change")

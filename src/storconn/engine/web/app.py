@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from storconn.engine.service import Engine
 
 from .account import account_routes
+from .connections import connection_routes
 from .kit import HERE, Kit
 from .storage import storage_routes
 
@@ -41,6 +42,7 @@ def create_web_app(
     routes: list[BaseRoute] = [
         *account_routes(kit),
         *storage_routes(kit),
+        *connection_routes(kit),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -10,10 +10,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from storconn.engine.errors import EngineError
-from storconn.engine.model import ConnectionFields, DomainStatus, StorageConnection
+from storconn.engine.model import DomainStatus, StorageConnection
 
 from . import forms, views
 from .kit import Kit, text_fields
+from .probe import run_test
 
 DOMAIN_ACTIONS = ("maintenance", "activate", "detach", "remove")
 
@@ -133,25 +134,11 @@ class StoragePages:
                 request, user, "No such storage domain, or it has no connection.", 404
             )
         form = text_fields(await request.form())
-        chosen = form.get("test_host", "")
-        host_ids = [h.id for h in context["hosts"]] if chosen == "all" else [chosen]
-        problem, answers = None, []
-        try:
-            fields = (
-                forms.read_connection_fields(form, context["domain"].storage_type)
-                if context["editable"]
-                else ConnectionFields()
-            )
-            answers = await run_in_threadpool(
-                lambda: self.kit.engine.test_fields(
-                    context["connection"].id, fields, host_ids=host_ids
-                )
-            )
-        except forms.FormError as exc:
-            problem = str(exc)
-        except EngineError as exc:
-            problem = exc.detail.strip("[]")
-        result = {"answers": answers, "problem": problem}
+        result = await run_test(
+            self.kit.engine, form, connection_id=context["connection"].id,
+            storage_type=context["domain"].storage_type, hosts=context["hosts"],
+            editable=context["editable"],
+        )
         if request.headers.get("HX-Request"):
             return self.kit.page(request, "test_result.html", user, result)
         context["values"].update({k: v for k, v in form.items() if k != "password"})
