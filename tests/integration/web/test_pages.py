@@ -185,8 +185,9 @@ def test_adding_a_connection_names_the_bad_field(site: str, engine: Engine) -> N
 def test_every_page_answers_for_admin_and_viewer(site: str, engine: Engine) -> None:
     domain_id = _domain(engine)
     conn_id = engine.domain_connections(domain_id)[0].id
+    host = engine.add_host("gone", address="127.0.0.1", port=9, token="t", data_center_id=None)
     pages = ["/storage", "/storage/rows", f"/storage/{domain_id}/edit", "/connections", "/connections/new",
-             f"/connections/{conn_id}/edit"]
+             f"/connections/{conn_id}/edit", "/datacenters", "/hosts", f"/hosts/{host.id}"]
     for user in (ADMIN, VIEWER):
         client = _login(site, user)
         for path in pages:
@@ -195,3 +196,23 @@ def test_every_page_answers_for_admin_and_viewer(site: str, engine: Engine) -> N
             changes = re.findall(r'<form method="post" action="(?!/logout)', answer.text)
             if user is VIEWER:
                 assert not changes, (path, "a viewer is offered a change")
+
+
+def test_a_data_center_action_returns_to_the_data_centers_page(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    admin = _login(site, ADMIN)
+    page = admin.get("/datacenters").text
+    assert "dc1" in page and "sd1" in page
+    answer = admin.post(f"/storage/{domain_id}/maintenance", data={"csrf_token": _csrf(page), "back": "/datacenters"})
+    assert answer.headers["location"] == "/datacenters"
+    assert engine.get_domain(domain_id).status.value == "maintenance"
+    # Anywhere else is not followed: no open redirect through a form field.
+    answer = admin.post(f"/storage/{domain_id}/activate",
+                        data={"csrf_token": _csrf(page), "back": "https://elsewhere.example/"})
+    assert answer.headers["location"] == "/storage"
+
+
+def test_a_host_page_shows_an_unreachable_agent_in_words(site: str, engine: Engine) -> None:
+    host = engine.add_host("gone", address="127.0.0.1", port=9, token="t", data_center_id=None)
+    page = _login(site, ADMIN).get(f"/hosts/{host.id}").text
+    assert "Host gone" in page and "did not answer" in page

@@ -17,6 +17,8 @@ from storconn.engine.service import Engine
 
 from .account import account_routes
 from .connections import connection_routes
+from .datacenters import data_center_routes
+from .hosts import host_routes
 from .kit import HERE, Kit
 from .storage import storage_routes
 
@@ -43,6 +45,8 @@ def create_web_app(
         *account_routes(kit),
         *storage_routes(kit),
         *connection_routes(kit),
+        *data_center_routes(kit),
+        *host_routes(kit),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -189,7 +189,9 @@ class ConnectionPages:
             "storage_type": storage_type,
             "types": [t for t in forms.FIELDS],
             "fields": forms.FIELDS.get(storage_type, ()),
-            "values": forms.current_values(conn) if conn is not None else {"nfs_version": "auto"},
+            "values": forms.current_values(conn)
+            if conn is not None
+            else {"nfs_version": "auto", "port": "3260"},
             "hosts": self.kit.engine.list_hosts(),
             "domains": users,
             "active": [d for d in users if d.status is DomainStatus.ACTIVE],

@@ -52,7 +52,7 @@ FIELDS: dict[StorageType, tuple[FormField, ...]] = {
     ),
     StorageType.ISCSI: (
         FormField("address", "Address", required=True),
-        FormField("port", "Port", kind="number", minimum=1, maximum=65535),
+        FormField("port", "Port", kind="number", minimum=1, maximum=65535, required=True),
         FormField("target", "Target", required=True, hint="iqn.…"),
         FormField("username", "CHAP user name"),
         FormField("password", "CHAP password", kind="password", hint="left empty: unchanged"),

@@ -17,6 +17,7 @@ from .kit import Kit, text_fields
 from .probe import run_test
 
 DOMAIN_ACTIONS = ("maintenance", "activate", "detach", "remove")
+LOCAL_PAGES = ("/storage", "/datacenters")
 
 
 class StoragePages:
@@ -59,6 +60,9 @@ class StoragePages:
                 request, user, f"There is no action '{action}' on a storage domain.", 404
             )
         back = "/storage?" + str(request.url.query) if request.url.query else "/storage"
+        asked = text_fields(await request.form()).get("back", "")
+        if asked in LOCAL_PAGES:  # only our own pages: a form field never sends the browser elsewhere
+            back = asked
         try:
             text = await run_in_threadpool(self._run_domain_action, domain_id, action)
         except EngineError as exc:
