@@ -39,6 +39,7 @@ METHODS = [
     "ConnectionRefs.acquire", "ConnectionRefs.release", "ConnectionRefs.statuses", "ConnectionRefs.wait",
     "StorageConnection.manage", "StorageConnection.unmanage", "StorageConnection.list", "Iscsi.discover",
     "Volumes.attach", "Volumes.detach", "Volumes.list", "Volumes.resize",
+    "Iscsi.devices",
 ]
 
 # -- strategies ---------------------------------------------------------------
@@ -140,6 +141,7 @@ method_params = {
     "Volumes.detach": _params({"connectionID": ref_id}),
     "Volumes.list": _params({}),
     "Volumes.resize": _params({"connectionID": ref_id}),
+    "Iscsi.devices": _params({}),
 }
 method = st.one_of(st.sampled_from(METHODS), text, json_value)
 request_id = st.one_of(st.none(), st.integers(), st.floats(), short_text, st.booleans(), json_value)

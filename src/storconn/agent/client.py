@@ -134,12 +134,17 @@ class AgentClient:
         return result
 
     def discover(
-        self, hostname: str, port: int = 3260, *, iface: str = "default"
+        self, hostname: str, port: int = 3260, *, iface: str = "default", timeout: float | None = None
     ) -> builtins.list[dict[str, Any]]:
         """The targets an iSCSI portal offers, each shaped as an iscsi info's ``params.target``."""
         result: builtins.list[dict[str, Any]] = self.call(
-            "Iscsi.discover", {"hostname": hostname, "port": port, "iface": iface}
+            "Iscsi.discover", {"hostname": hostname, "port": port, "iface": iface}, timeout=timeout
         )
+        return result
+
+    def iscsi_devices(self) -> builtins.list[dict[str, Any]]:
+        """The disks of the host's iSCSI sessions: ``lunID``, ``device``, ``lun``, ``size``, ``target``..."""
+        result: builtins.list[dict[str, Any]] = self.call("Iscsi.devices", {})
         return result
 
     # -- volume attachments (Volumes.*, DESIGN.md section 5 "Host side") --

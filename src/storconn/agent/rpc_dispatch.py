@@ -26,6 +26,7 @@ from .rpc_params import (
     AcquireParams,
     DiscoverParams,
     ManageParams,
+    NoParams,
     ReleaseParams,
     StatusesParams,
     UnmanageParams,
@@ -123,6 +124,7 @@ def _methods(agent: Agent, waits: Waits, pool: ThreadPoolExecutor, writer: Write
         "StorageConnection.unmanage": _Method(UnmanageParams, lambda p: agent.unmanage(p.connectionID)),
         "StorageConnection.list": _Method(StatusesParams, lambda p: agent.statuses(None)),
         "Iscsi.discover": _Method(DiscoverParams, lambda p: agent.discover(p.hostname, p.port, p.iface)),
+        "Iscsi.devices": _Method(NoParams, lambda p: agent.iscsi_devices()),
     }
 
 

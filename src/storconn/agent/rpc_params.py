@@ -90,6 +90,10 @@ class DiscoverParams(Params):
     iface: IfaceText = "default"
 
 
+class NoParams(Params):
+    pass
+
+
 # -- Volumes.* (attachments.py): ids and connInfo are judged there, naming the field --
 
 VolumeTimeout = Annotated[float, Field(ge=0, le=MAX_WAIT, allow_inf_nan=False)]

@@ -20,7 +20,7 @@ from .metrics import AgentMetrics
 from .reconciler import Reconciler
 from .refs import UNMANAGED_PREFIX, Registry, check_ref_id, entry_key, shown
 from .store import Store
-from .system import iscsi_sysfs, iscsiadm, mountinfo
+from .system import iscsi_luns, iscsi_sysfs, iscsiadm, mountinfo
 from .system.mountinfo import MountEntry
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,10 @@ class Agent:
         """The targets an iSCSI portal offers (SendTargets), as ``params.target`` shapes."""
         found = iscsiadm.discover(hostname, port, iface=iface, timeout=self.config.timeouts.mount)
         return [target.to_wire() for target in found]
+
+    def iscsi_devices(self) -> list[dict[str, Any]]:
+        """The disks of this host's iSCSI sessions (sysfs, read-only): what the engine lists as host storage."""
+        return [lun.to_wire() for lun in iscsi_luns.luns()]
 
     def reference_count(self) -> int:
         return len(self._registry.references())

@@ -206,6 +206,18 @@ class HostDispatcher:
             host, lambda client, _: client.release([], prefixes=[ENGINE_PREFIX, FLOW_PREFIX])
         )
 
+    def discover(self, host: Host, address: str, port: int, *, timeout: float) -> list[dict[str, Any]]:
+        """SendTargets discovery at ``address:port`` run by ``host``'s agent (``Iscsi.discover``).
+
+        Not under the host's lock: it reads nothing of the host's references
+        and may take as long as the portal does (``timeout`` bounds it).
+        """
+        return self._client(host).discover(address, port, timeout=timeout)
+
+    def iscsi_devices(self, host: Host) -> list[dict[str, Any]]:
+        """The disks of ``host``'s iSCSI sessions (``Iscsi.devices``, read from its sysfs)."""
+        return self._client(host).iscsi_devices()
+
     @contextmanager
     def flow(
         self, host: Host, infos: Sequence[ConnectionInfo], *, flow_id: str | None = None

@@ -92,12 +92,43 @@ class StorageDomain:
     connection_ids: list[str] = field(default_factory=list)
 
 
+class DataCenterStatus(StrEnum):
+    """oVirt's DataCenterStatus values that storconn derives (from its domains; there is no SPM)."""
+
+    UNINITIALIZED = "uninitialized"  # no data domain attached
+    UP = "up"  # at least one data domain active
+    MAINTENANCE = "maintenance"  # data domains attached, none active
+
+
+# The compatibility versions oVirt 4.5 supports for data centers and clusters (4.8 since 4.5.5).
+SUPPORTED_VERSIONS = ((4, 2), (4, 3), (4, 4), (4, 5), (4, 6), (4, 7), (4, 8))
+DEFAULT_VERSION = (4, 7)
+
+
 @dataclass(slots=True)
 class DataCenter:
     id: str
     name: str
     description: str | None = None
     local: bool = False
+    comment: str | None = None
+    version: tuple[int, int] = DEFAULT_VERSION
+    # Derived on every read; never stored.
+    status: DataCenterStatus = DataCenterStatus.UNINITIALIZED
+
+
+@dataclass(slots=True)
+class Cluster:
+    """A group of hosts in one data center; storconn keeps only what storage needs of oVirt's cluster."""
+
+    id: str
+    name: str
+    data_center_id: str | None = None
+    description: str | None = None
+    comment: str | None = None
+    version: tuple[int, int] = DEFAULT_VERSION
+    cpu_type: str | None = None  # kept and answered as given (Ansible compares it), never used
+    cpu_architecture: str | None = None
 
 
 class HostStatus(StrEnum):
@@ -115,8 +146,9 @@ class Host:
     address: str
     port: int
     token: str | None = None
-    data_center_id: str | None = None
+    data_center_id: str | None = None  # always its cluster's (kept beside it for the references' queries)
     status: HostStatus = HostStatus.NON_RESPONSIVE
+    cluster_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -157,3 +189,50 @@ class Role(StrEnum):
 class User:
     name: str  # "admin@internal"
     role: Role
+
+
+# --- a host's storage actions (iSCSI discovery and login, the LUNs a host sees) ---
+
+
+@dataclass(slots=True)
+class IscsiDetails:
+    """oVirt's ``IscsiDetails`` as a client sends it in ``<action><iscsi>``."""
+
+    address: str | None = None
+    port: int | None = None
+    target: str | None = None
+    portal: str | None = None
+    username: str | None = None
+    password: str | None = None  # CHAP; never logged, never answered
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredTarget:
+    address: str
+    port: int
+    target: str
+    tpgt: int | None
+
+    @property
+    def portal(self) -> str:
+        """oVirt's ``portal`` of a discovered target: ``address:port,tpgt``."""
+        text = f"{self.address}:{self.port}"
+        return text if self.tpgt is None else f"{text},{self.tpgt}"
+
+
+@dataclass(frozen=True, slots=True)
+class HostLun:
+    """A LUN the host sees through one of its iSCSI sessions (oVirt's ``HostStorage``)."""
+
+    id: str
+    address: str
+    port: int
+    target: str
+    portal: str
+    lun_mapping: int
+    size: int
+    vendor_id: str
+    product_id: str
+    serial: str
+    device: str
+    status: str  # the session's state: LOGGED_IN, FAILED...

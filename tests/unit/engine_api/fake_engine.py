@@ -16,6 +16,7 @@ from typing import Any
 
 from storconn.engine.errors import BadRequest, Conflict, NotFound, Unauthorized
 from storconn.engine.model import (
+    Cluster,
     ConnectionFields,
     DataCenter,
     DiskAttachment,
@@ -229,8 +230,9 @@ class FakeEngine:
             raise NotFound("ACTION_TYPE_FAILED_STORAGE_POOL_NOT_EXIST", "Data center does not exist.")
         return dataclasses.replace(self.dcs[dc_id])
 
-    def add_data_center(self, name: str, *, description: str | None = None, local: bool = False) -> DataCenter:
-        dc = DataCenter(_id(), name, description, local)
+    def add_data_center(self, name: str, *, description: str | None = None, local: bool = False,
+                        comment: str | None = None, version: tuple[int, int] | None = None) -> DataCenter:
+        dc = DataCenter(_id(), name, description, local, comment)
         self.dcs[dc.id] = dc
         return dataclasses.replace(dc)
 
@@ -278,11 +280,15 @@ class FakeEngine:
         raise NotFound("ACTION_TYPE_FAILED_HOST_NOT_EXIST", f"Host {id_or_name} does not exist.")
 
     def add_host(self, name: str, *, address: str, port: int, token: str | None,
-                 data_center_id: str | None = None) -> Host:
-        self._log("add_host", name, address=address, port=port, token=token, data_center_id=data_center_id)
-        h = Host(_id(), name, address, port, token, data_center_id, HostStatus.UP)
+                 data_center_id: str | None = None, cluster_id: str | None = None) -> Host:
+        self._log("add_host", name, address=address, port=port, token=token, data_center_id=data_center_id,
+                  **({"cluster_id": cluster_id} if cluster_id else {}))
+        h = Host(_id(), name, address, port, token, data_center_id, HostStatus.UP, cluster_id)
         self.hosts[h.id] = h
         return dataclasses.replace(h)
+
+    def list_clusters(self, *, data_center_id: str | None = None) -> list[Cluster]:
+        return []  # the codec's tests name data centers, not clusters
 
     def remove_host(self, host_id: str) -> None:
         del self.hosts[self.get_host(host_id).id]

@@ -294,7 +294,7 @@ def test_sdk_domain_update_and_attach_bodies_are_read() -> None:
 def test_sdk_data_center_is_read() -> None:
     body = ours(types.DataCenter(name="dc", description="d", local=True, version=types.Version(major=4, minor=7)),
                 schema.DATA_CENTER)
-    assert decode.data_center(body) == decode.DataCenterRequest("dc", "d", True)
+    assert decode.data_center(body) == decode.DataCenterRequest("dc", "d", True, version=(4, 7))
 
 
 def test_sdk_host_is_read_with_its_token_and_data_center() -> None:

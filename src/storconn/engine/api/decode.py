@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from storconn.engine.errors import Conflict
-from storconn.engine.model import ConnectionFields, StorageType
+from storconn.engine.model import ConnectionFields, IscsiDetails, StorageType
+from storconn.engine.rules.messages import IncompleteParameters as MissingParameters
 
 from .schema import BodyError, Fields, IncompleteParameters
 
@@ -150,18 +151,72 @@ def _check_same_id(body: Fields, entity_id: str) -> None:
         raise ImmutableField("id")
 
 
+def version(fields: Fields | None, path: str) -> tuple[int, int] | None:
+    """``<version><major>4</major><minor>7</minor></version>``: both numbers, or no version."""
+    if fields is None:
+        return None
+    missing = [name for name in ("major", "minor") if name not in fields]
+    if missing:
+        raise BodyError(f"Element '{path}' needs both <major> and <minor>.", element=f"{path}/{missing[0]}",
+                        key="INCOMPLETE_PARAMETERS")
+    return int(fields["major"]), int(fields["minor"])
+
+
 @dataclass(slots=True)
 class DataCenterRequest:
-    name: str
+    name: str | None
     description: str | None
-    local: bool
+    local: bool | None
+    comment: str | None = None
+    version: tuple[int, int] | None = None
 
 
 def data_center(body: Fields) -> DataCenterRequest:
     if not body.get("name"):
         raise IncompleteParameters("Data center", ["name"])
     _no_id(body, "data_center")
-    return DataCenterRequest(body["name"], body.get("description"), bool(body.get("local", False)))
+    return DataCenterRequest(body["name"], body.get("description"), bool(body.get("local", False)),
+                             body.get("comment"), version(body.get("version"), "data_center/version"))
+
+
+def data_center_update(body: Fields, dc_id: str) -> DataCenterRequest:
+    """``<data_center>`` for update: the given fields only."""
+    _check_same_id(body, dc_id)
+    return DataCenterRequest(body.get("name"), body.get("description"), body.get("local"), body.get("comment"),
+                             version(body.get("version"), "data_center/version"))
+
+
+@dataclass(slots=True)
+class ClusterRequest:
+    name: str | None
+    data_center: str | None  # the data center's id or name
+    description: str | None
+    comment: str | None
+    version: tuple[int, int] | None
+    cpu_type: str | None
+    cpu_architecture: str | None
+
+
+def _cluster_fields(body: Fields) -> ClusterRequest:
+    cpu: Fields = body.get("cpu") or {}
+    return ClusterRequest(body.get("name"), reference(body.get("data_center")), body.get("description"),
+                          body.get("comment"), version(body.get("version"), "cluster/version"), cpu.get("type"),
+                          cpu.get("architecture"))
+
+
+def cluster(body: Fields) -> ClusterRequest:
+    """``<cluster>`` for add: a name and a data center (by id or name), as oVirt's REST layer requires."""
+    wanted = _cluster_fields(body)
+    missing = (["name"] if not wanted.name else []) + (["dataCenter.name|id"] if not wanted.data_center else [])
+    if missing:
+        raise IncompleteParameters("Cluster", missing)
+    _no_id(body, "cluster")
+    return wanted
+
+
+def cluster_update(body: Fields, cluster_id: str) -> ClusterRequest:
+    _check_same_id(body, cluster_id)
+    return _cluster_fields(body)
 
 
 @dataclass(slots=True)
@@ -170,7 +225,22 @@ class HostRequest:
     address: str
     port: int
     token: str | None
-    data_center: str | None
+    data_center: str | None  # <cluster><data_center id|name/></cluster>: that data center's default cluster
+    cluster_id: str | None = None
+    cluster_name: str | None = None
+
+
+def _host_cluster(body: Fields) -> tuple[str | None, str | None, str | None]:
+    """``(cluster id, cluster name, data center reference)`` of a host's ``<cluster>``."""
+    cluster_fields = body.get("cluster")
+    if cluster_fields is None:
+        return None, None, None
+    if cluster_fields.get("id") or cluster_fields.get("name"):
+        return cluster_fields.get("id") or None, cluster_fields.get("name") or None, None
+    data_center_ref = reference(cluster_fields.get("data_center"))
+    if data_center_ref is None:
+        raise IncompleteParameters("Host", ["cluster.id|name"])
+    return None, None, data_center_ref
 
 
 def host(body: Fields, *, default_port: int) -> HostRequest:
@@ -178,15 +248,29 @@ def host(body: Fields, *, default_port: int) -> HostRequest:
     if missing:
         raise IncompleteParameters("Host", missing)
     _no_id(body, "host")
-    cluster = body.get("cluster")
-    data_center_ref = None
-    if cluster is not None:
-        if cluster.get("id") or "data_center" not in cluster:
-            raise BodyError("Clusters are not supported: name the data center as <cluster><data_center "
-                            "id=\"...\"/></cluster>.", element="host/cluster", key="INVALID_VALUE")
-        data_center_ref = reference(cluster["data_center"])
+    cluster_id, cluster_name, data_center_ref = _host_cluster(body)
     return HostRequest(body["name"], body["address"], body.get("port", default_port), body.get("root_password"),
-                       data_center_ref)
+                       data_center_ref, cluster_id, cluster_name)
+
+
+@dataclass(slots=True)
+class HostUpdate:
+    name: str | None
+    cluster_id: str | None
+    cluster_name: str | None
+    address: str | None = None
+    port: int | None = None
+
+
+def host_update(body: Fields, host_id: str) -> HostUpdate:
+    """``<host>`` for update: a new name and another cluster (by id or name). ``address`` and ``port``
+    may be sent back as they are (the route checks); ``root_password`` is used on add only, as in oVirt."""
+    _check_same_id(body, host_id)
+    cluster_id, cluster_name, data_center_ref = _host_cluster(body)
+    if data_center_ref is not None:
+        raise BodyError("Name the host's new cluster by id or by name.", element="host/cluster",
+                        key="INVALID_VALUE")
+    return HostUpdate(body.get("name"), cluster_id, cluster_name, body.get("address"), body.get("port"))
 
 
 @dataclass(slots=True)
@@ -276,3 +360,14 @@ def required_id(body: Fields, tag: str) -> str:
     if ref is None:
         raise IncompleteParameters(tag.replace("_", " ").capitalize(), ["id|name"], verb="this action")
     return ref
+
+
+def iscsi_details(body: Fields | None, *, required: tuple[str, ...], verb: str) -> IscsiDetails:
+    """``<action><iscsi>`` of a host's iSCSI action; ``required`` as oVirt's ``validateParameters`` names them."""
+    iscsi = (body or {}).get("iscsi") or {}
+    missing = [f"iscsi.{name}" for name in required if not iscsi.get(name)]
+    if missing:
+        # oVirt's REST layer answers this itself: no action prefix, no brackets.
+        raise MissingParameters("Action", missing, verb)
+    return IscsiDetails(**{name: iscsi[name] for name in
+                           ("address", "port", "target", "portal", "username", "password") if name in iscsi})

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 Scalar: TypeAlias = str | int | bool
-Value: TypeAlias = "Scalar | Obj | Many"
+Value: TypeAlias = "Scalar | Obj | Many | Texts"
 
 # Characters outside XML 1.0's Char production.
 _NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -57,6 +57,14 @@ class Many:
 
     singular: str
     items: list[Obj] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Texts:
+    """A list of strings inside an entity: ``<iscsi_targets><iscsi_target>iqn</iscsi_target>...``."""
+
+    singular: str
+    items: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -129,6 +137,9 @@ def _xml_obj(obj: Obj, tag: str, pad: str, out: list[str]) -> None:
             for item in value.items:
                 _xml_obj(item, value.singular, inner + "  ", out)
             out.append(f"{inner}</{name}>")
+        elif isinstance(value, Texts):
+            texts = "".join(f"<{value.singular}>{_escape(clean(t))}</{value.singular}>" for t in value.items)
+            out.append(f"{inner}<{name}>{texts}</{name}>" if texts else f"{inner}<{name}/>")
         else:
             out.append(f"{inner}<{name}>{_escape(_scalar_text(value))}</{name}>")
     out.extend(f'{inner}<link href="{_attr(href)}" rel="{rel}"/>' for rel, href in obj.links)
@@ -168,6 +179,9 @@ def _json_obj(obj: Obj) -> dict[str, Any]:
         elif kind is Many:
             many: Many = value  # type: ignore[assignment]
             out[name] = {many.singular: [_json_obj(i) for i in many.items]} if many.items else {}
+        elif kind is Texts:
+            texts: Texts = value  # type: ignore[assignment]
+            out[name] = {texts.singular: [clean(t) for t in texts.items]} if texts.items else {}
         else:
             out[name] = _scalar_text(value)  # type: ignore[arg-type]
     if obj.links:

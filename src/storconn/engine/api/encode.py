@@ -18,8 +18,11 @@ import datetime
 from collections.abc import Iterable, Mapping
 
 from storconn.engine.model import (
+    SUPPORTED_VERSIONS,
     DataCenter,
+    DiscoveredTarget,
     Host,
+    HostLun,
     LunDisk,
     StorageConnection,
     StorageDomain,
@@ -28,8 +31,10 @@ from storconn.engine.model import (
     Vm,
 )
 
+from storconn.engine.rules.clusters import storage_format
+
 from .decode import NFS_VERSION_OUT
-from .document import Collection, Many, Obj
+from .document import Collection, Many, Obj, Texts
 
 PRODUCT_NAME = "storconn"
 PRODUCT_VENDOR = "storconn"
@@ -141,11 +146,19 @@ def storage_domains(
     return Collection("storage_domains", "storage_domain", items)
 
 
+def version(value: tuple[int, int]) -> Obj:
+    return Obj("version").add("major", value[0]).add("minor", value[1])
+
+
 def data_center(dc: DataCenter, base: str) -> Obj:
     href = f"{base}/datacenters/{dc.id}"
     out = Obj("data_center", {"href": href, "id": dc.id})
-    out.add("name", dc.name).add("description", dc.description).add("local", dc.local)
-    out.links.append(("storagedomains", f"{href}/storagedomains"))
+    out.add("name", dc.name).add("description", dc.description).add("comment", dc.comment)
+    out.add("local", dc.local).add("quota_mode", "disabled").add("status", dc.status.value)
+    out.add("storage_format", storage_format(dc.version))
+    out.add("supported_versions", Many("version", [version(v) for v in SUPPORTED_VERSIONS if v >= dc.version]))
+    out.add("version", version(dc.version))
+    out.links += [("clusters", f"{href}/clusters"), ("storagedomains", f"{href}/storagedomains")]
     return out
 
 
@@ -153,17 +166,56 @@ def data_centers(dcs: Iterable[DataCenter], base: str) -> Collection:
     return Collection("data_centers", "data_center", [data_center(dc, base) for dc in dcs])
 
 
+HOST_ACTIONS = ("activate", "deactivate", "discoveriscsi", "iscsidiscover", "iscsilogin")
+
+
 def host(h: Host, base: str) -> Obj:
-    out = Obj("host", {"href": f"{base}/hosts/{h.id}", "id": h.id})
+    href = f"{base}/hosts/{h.id}"
+    out = Obj("host", {"href": href, "id": h.id})
+    out.actions += [(name, f"{href}/{name}") for name in HOST_ACTIONS]
+    out.links.append(("storage", f"{href}/storage"))
     out.add("name", h.name).add("address", h.address).add("port", h.port).add("status", h.status.value)
+    cluster = _ref("cluster", f"{base}/clusters/{h.cluster_id}", h.cluster_id) if h.cluster_id else Obj("cluster")
     if h.data_center_id:
-        dc_ref = _ref("data_center", f"{base}/datacenters/{h.data_center_id}", h.data_center_id)
-        out.add("cluster", Obj("cluster").add("data_center", dc_ref))
+        # storconn's earlier answer, kept: the host's data center inside its cluster.
+        cluster.add("data_center", _ref("data_center", f"{base}/datacenters/{h.data_center_id}", h.data_center_id))
+    if cluster.attrs or cluster.items:
+        out.add("cluster", cluster)
     return out
 
 
 def hosts(items: Iterable[Host], base: str) -> Collection:
     return Collection("hosts", "host", [host(h, base) for h in items])
+
+
+def discovered_targets(targets: Iterable[DiscoveredTarget]) -> Obj:
+    """oVirt 4.4.6+'s answer to a discovery: the iqns (``iscsi_targets``, kept for old clients) and the details."""
+    found = list(targets)
+    out = Obj("action").add("status", "complete")
+    out.add("iscsi_targets", Texts("iscsi_target", [t.target for t in found]))
+    details = [
+        Obj("iscsi_details").add("address", t.address).add("port", t.port).add("portal", t.portal)
+        .add("target", t.target)
+        for t in found
+    ]
+    return out.add("discovered_targets", Many("iscsi_details", details))
+
+
+def host_storage(lun: HostLun, host_id: str, base: str) -> Obj:
+    """One LUN a host sees (oVirt's ``HostStorage``), its id the LUN's."""
+    out = Obj("host_storage", {"href": f"{base}/hosts/{host_id}/storage/{lun.id}", "id": lun.id})
+    unit = Obj("logical_unit", {"id": lun.id})
+    unit.add("address", lun.address).add("port", lun.port).add("target", lun.target).add("portal", lun.portal)
+    unit.add("lun_mapping", lun.lun_mapping).add("paths", 1).add("serial", lun.serial or None)
+    unit.add("vendor_id", lun.vendor_id or None).add("product_id", lun.product_id or None).add("size", lun.size)
+    out.add("logical_units", Many("logical_unit", [unit]))
+    out.add("type", StorageType.ISCSI.value)
+    out.add("host", _ref("host", f"{base}/hosts/{host_id}", host_id))
+    return out
+
+
+def host_storages(luns: Iterable[HostLun], host_id: str, base: str) -> Collection:
+    return Collection("host_storages", "host_storage", [host_storage(lun, host_id, base) for lun in luns])
 
 
 def disk(d: LunDisk, base: str, connections: Mapping[str, StorageConnection]) -> Obj:
@@ -219,8 +271,8 @@ def vms(items: Iterable[Vm], base: str, *, inline_attachments: bool = False) -> 
     return Collection("vms", "vm", [vm(v, base, inline_attachments=inline_attachments) for v in items])
 
 
-COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "hosts", "disks", "vms")
-SEARCHABLE = ("storagedomains", "datacenters", "hosts", "disks", "vms")
+COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
+SEARCHABLE = ("storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
 
 
 def api_root(

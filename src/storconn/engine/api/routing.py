@@ -181,7 +181,12 @@ class Ctx:
         return name in {part.strip() for part in follow.split(",")}
 
     def search(self, items: Iterable[T], name_of: Callable[[T], str], id_of: Callable[[T], str]) -> list[T]:
-        """``?search=name=PATTERN`` (``*`` as wildcard) or ``id=...``, and ``?max``; other queries are refused."""
+        """``?search=name=PATTERN`` (``*`` as wildcard) or ``id=...``, and ``?max``; other queries are refused.
+
+        Superseded by ``searching.search`` (oVirt's whole search language, fields per
+        resource); kept only until the routes of parallel branches (/clusters, /events)
+        move over to it.
+        """
         result = list(items)
         query = self.request.query_params.get("search")
         if query:

@@ -111,7 +111,8 @@ DOMAIN_TYPES = ("data", "iso", "export")
 
 HOST_REF = _schema("host", {"name": STRING}, ("comment", "description", "address"))
 DATA_CENTER_REF = _schema("data_center", {"name": STRING}, ("comment", "description"))
-CLUSTER_REF = _schema("cluster", {"data_center": obj(DATA_CENTER_REF)}, ("comment", "description"))
+# A host's cluster: by id, by name, or (storconn's earlier form) by its data center only.
+CLUSTER_REF = _schema("cluster", {"name": STRING, "data_center": obj(DATA_CENTER_REF)}, ("comment", "description"))
 GLUSTER_VOLUME_REF = _schema("gluster_volume", {"name": STRING}, ("comment", "description"))
 DISK_REF = _schema("disk", {"name": STRING, "alias": STRING}, ("comment", "description"))
 
@@ -167,15 +168,38 @@ STORAGE_DOMAIN = _schema(
 STORAGE_DOMAIN_UPDATE = _schema("storage_domain", {"name": STRING, "description": STRING}, ("comment",))
 STORAGE_DOMAIN_REF = _schema("storage_domain", {"name": STRING}, ("comment", "description"))
 
+VERSION = _schema("version", {"major": INTEGER, "minor": INTEGER}, ("build", "full_version", "revision"))
+
 DATA_CENTER = _schema(
     "data_center",
-    {"name": STRING, "description": STRING, "local": BOOLEAN},
-    ("comment", "version", "storage_format", "quota_mode", "mac_pool"),
+    {"name": STRING, "description": STRING, "comment": STRING, "local": BOOLEAN, "version": obj(VERSION)},
+    # storage_format follows the version (v5 from 4.3 on); quota and MAC pools do not concern storage.
+    ("storage_format", "quota_mode", "mac_pool"),
+)
+
+CPU_ARCHITECTURES = ("undefined", "x86_64", "ppc64", "s390x", "aarch64")
+CPU = _schema("cpu", {"type": STRING, "architecture": enum(*CPU_ARCHITECTURES)}, ("level", "name", "speed", "topology"))
+
+# What ovirt_cluster and the SDK may send that does not concern storage: accepted and ignored
+# (docs/engine.md lists them); the answer shows oVirt's defaults for a new cluster instead.
+CLUSTER_IGNORED = (
+    "ballooning_enabled", "gluster_service", "virt_service", "threads_as_cores", "ha_reservation",
+    "trusted_service", "optional_reason", "maintenance_reason_required", "scheduling_policy", "serial_number",
+    "migration", "error_handling", "fencing_policy", "display", "required_rng_sources", "memory_policy", "ksm",
+    "management_network", "switch_type", "mac_pool", "external_network_providers",
+    "custom_scheduling_policy_properties", "firewall_type", "gluster_tuned_profile",
+)
+CLUSTER = _schema(
+    "cluster",
+    {"name": STRING, "description": STRING, "comment": STRING, "data_center": obj(DATA_CENTER_REF),
+     "version": obj(VERSION), "cpu": obj(CPU)},
+    CLUSTER_IGNORED,
 )
 
 HOST = _schema(
     "host",
     {"name": STRING, "address": STRING, "port": INTEGER, "root_password": STRING, "cluster": obj(CLUSTER_REF)},
+    # Its status is read-only; PUT /hosts/{id} takes name and cluster (decode.host_update).
     ("comment", "description", "override_iptables", "power_management", "spm", "ssh", "display"),
 )
 
@@ -205,6 +229,23 @@ ACTION = _schema(
     "action",
     {"async": BOOLEAN, "force": BOOLEAN, "host": obj(HOST_REF)},
     ("correlation_id", "reason"),
+    has_id=False,
+)
+
+# oVirt's IscsiDetails in a host's iscsidiscover/discoveriscsi/iscsilogin action;
+# what discovery answers with may be sent back as it is.
+ISCSI_DETAILS = _schema(
+    "iscsi",
+    {"address": STRING, "port": INTEGER, "target": STRING, "portal": STRING, "username": STRING,
+     "password": STRING},
+    ("disk_id", "initiator", "lun_mapping", "paths", "product_id", "serial", "size", "status",
+     "storage_domain_id", "vendor_id", "volume_group_id"),
+    has_id=False,
+)
+HOST_ACTION = _schema(
+    "action",
+    {"async": BOOLEAN, "iscsi": obj(ISCSI_DETAILS)},
+    ("correlation_id", "reason", "stop_gluster_service"),
     has_id=False,
 )
 

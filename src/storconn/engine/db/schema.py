@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "ClusterRow",
     "ConnectionRow",
     "DataCenterRow",
     "DiskAttachmentRow",
@@ -87,6 +88,10 @@ class DataCenterRow(Base):
     description: Mapped[str | None] = mapped_column(Text)
     local: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Revision 0002 (clusters):
+    comment: Mapped[str | None] = mapped_column(Text)
+    version_major: Mapped[int] = mapped_column(Integer, default=4)
+    version_minor: Mapped[int] = mapped_column(Integer, default=7)
 
 
 class HostRow(Base):
@@ -100,6 +105,8 @@ class HostRow(Base):
     data_center_id: Mapped[str | None] = mapped_column(ForeignKey("data_centers.id"), index=True)
     status: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Revision 0002 (clusters): data_center_id above is always the cluster's.
+    cluster_id: Mapped[str | None] = mapped_column(ForeignKey("clusters.id"), index=True)
 
 
 class ConnectionRow(Base):
@@ -228,6 +235,29 @@ class FlowRow(Base):
     host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClusterRow(Base):
+    """oVirt's cluster, as far as storage goes: a named group of hosts in one data center (revision 0002).
+
+    Names are unique across the engine, as oVirt's are. ``data_center_id``
+    becomes NULL when the data center is removed (oVirt's ON DELETE SET NULL).
+    """
+
+    __tablename__ = "clusters"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    data_center_id: Mapped[str | None] = mapped_column(
+        ForeignKey("data_centers.id", ondelete="SET NULL"), index=True
+    )
+    version_major: Mapped[int] = mapped_column(Integer)
+    version_minor: Mapped[int] = mapped_column(Integer)
+    cpu_type: Mapped[str | None] = mapped_column(String(255))
+    cpu_architecture: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # Listing order everywhere: creation time, then id for rows created in the same microsecond.

@@ -7,7 +7,7 @@ oVirt's message key; the command that calls it adds the action prefix.
 
 from __future__ import annotations
 
-from . import domains, locks, references
+from . import clusters, domains, locks, references
 from .duplicates import Candidate, check_duplicates, duplicate_scope, find_duplicate
 from .fields import (
     DEFAULT_PORTAL,
@@ -58,6 +58,7 @@ __all__ = [
     "check_same_id",
     "checked_connection",
     "clean_fields",
+    "clusters",
     "connection_string",
     "details_changed",
     "domains",

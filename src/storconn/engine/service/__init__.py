@@ -41,19 +41,38 @@ CONTRACT (the API layer codes against exactly these signatures):
     # data centers and their domains
     .list_data_centers() -> list[DataCenter]
     .get_data_center(dc_id: str) -> DataCenter
-    .add_data_center(name: str, *, description: str | None = None, local: bool = False) -> DataCenter
+    .add_data_center(name: str, *, description: str | None = None, local: bool = False,
+                     comment: str | None = None, version: tuple[int, int] | None = None) -> DataCenter
+    .update_data_center(dc_id: str, *, name=None, description=None, comment=None, local=None,
+                        version=None) -> DataCenter
+    .remove_data_center(dc_id: str, *, force: bool = False) -> None
     .data_center_domains(dc_id: str) -> list[StorageDomain]
     .attach_domain(dc_id: str, domain_id: str) -> StorageDomain        # → maintenance
     .activate_domain(dc_id: str, domain_id: str) -> list[str]          # → active; returns failed host names
     .deactivate_domain(dc_id: str, domain_id: str) -> list[str]        # → maintenance
     .detach_domain(dc_id: str, domain_id: str) -> None                 # → unattached
 
+    # clusters
+    .list_clusters(*, data_center_id: str | None = None) -> list[Cluster]
+    .get_cluster(cluster_id: str) -> Cluster
+    .add_cluster(name: str, *, data_center_id: str, description=None, comment=None, version=None,
+                 cpu_type=None, cpu_architecture=None) -> Cluster
+    .update_cluster(cluster_id: str, *, name=None, description=None, comment=None, data_center_id=None,
+                    version=None, cpu_type=None, cpu_architecture=None) -> Cluster
+    .remove_cluster(cluster_id: str) -> None
+
     # hosts
     .list_hosts() -> list[Host]
     .get_host(id_or_name: str) -> Host
     .add_host(name: str, *, address: str, port: int, token: str | None,
-              data_center_id: str | None = None) -> Host
+              data_center_id: str | None = None, cluster_id: str | None = None) -> Host
+    .update_host(host_id: str, *, name: str | None = None, cluster_id: str | None = None) -> Host
     .remove_host(host_id: str) -> None
+    .deactivate_host(host_id: str) -> list[str]     # → maintenance; names hosts not released now
+    .activate_host(host_id: str) -> list[str]       # → Up (synced); what failed
+    .iscsi_discover(host_id: str, iscsi: IscsiDetails) -> list[DiscoveredTarget]
+    .iscsi_login(host_id: str, iscsi: IscsiDetails, *, timeout: float = 30.0) -> None
+    .host_storage(host_id: str) -> list[HostLun]    # the LUNs of the host's iSCSI sessions
 
     # LUN disks and VMs
     .list_disks() -> list[LunDisk]
@@ -77,11 +96,14 @@ from pathlib import Path
 
 from storconn.engine.hosts import HostDispatcher
 from storconn.engine.service.base import FLOW_MAX_AGE, EngineBase
+from storconn.engine.service.clusters import ClusterCommands
 from storconn.engine.service.connections import ConnectionCommands
 from storconn.engine.service.datacenters import DataCenterCommands
 from storconn.engine.service.disks import DiskCommands
 from storconn.engine.service.domains import DomainCommands
+from storconn.engine.service.host_maintenance import HostMaintenanceCommands
 from storconn.engine.service.host_state import HostStateQueries
+from storconn.engine.service.host_storage import HostStorageCommands
 from storconn.engine.service.hosts import HostCommands
 from storconn.engine.service.probes import ProbeCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
@@ -94,7 +116,10 @@ class Engine(
     ConnectionCommands,
     DomainCommands,
     DataCenterCommands,
+    ClusterCommands,
     HostCommands,
+    HostMaintenanceCommands,
+    HostStorageCommands,
     HostStateQueries,
     ProbeCommands,
     DiskCommands,

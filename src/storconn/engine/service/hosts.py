@@ -12,8 +12,15 @@ from storconn.engine.model import (
     HostStatus,
 )
 from storconn.engine.rules import Action
+from storconn.engine.rules import clusters as cluster_rules
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
+from storconn.engine.service.clusters import (
+    cluster_key,
+    data_center_key,
+    default_cluster,
+    known_cluster,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,10 @@ class HostCommands(EngineBase):
         port: int,
         token: str | None,
         data_center_id: str | None = None,
+        cluster_id: str | None = None,
     ) -> Host:
+        """Add an agent as a host: in ``cluster_id``, or in ``data_center_id``'s default cluster
+        (``clusters.default_cluster``), or in no cluster at all when neither is given."""
         rules.check_name(name, entity="Host")
         rules.check_host_address(address, port)
         host = Host(
@@ -46,19 +56,61 @@ class HostCommands(EngineBase):
             address=address,
             port=port,
             token=token or None,
-            data_center_id=data_center_id,
             status=HostStatus.NON_RESPONSIVE,
         )
-        with self._tx() as repo:
-            if data_center_id is not None:
-                found(repo.data_center(data_center_id), "data center", data_center_id)
+        # The cluster cannot go meanwhile; a data center's default cluster is made once.
+        if cluster_id:
+            held = [cluster_key(cluster_id)]
+        else:
+            held = [data_center_key(data_center_id)] if data_center_id else []
+        with self.locks.hold(held, action=Action.ADD_HOST), self._tx() as repo:
+            dc = None
+            if cluster_id is not None:
+                cluster = known_cluster(repo, cluster_id)
+                host.cluster_id, host.data_center_id = cluster.id, cluster.data_center_id
+                if cluster.data_center_id is not None:
+                    dc = repo.data_center(cluster.data_center_id)
+            elif data_center_id is not None:
+                dc = found(repo.data_center(data_center_id), "data center", data_center_id)
+                host.cluster_id, host.data_center_id = default_cluster(repo, dc).id, dc.id
             rules.check_name_free(name, repo.host(name) is not None, entity="host")
+            if dc is not None:
+                cluster_rules.check_host_in_cluster(host, dc, repo.hosts(data_center_id=dc.id))
             repo.add_host(host)
-            if data_center_id is not None:
-                repo.refresh_references(data_center_id)
+            if host.data_center_id is not None:
+                repo.refresh_references(host.data_center_id)
         # First contact: the host is Up if its agent answers, and gets what its data center holds.
         self._sync([host])
         return self.get_host(host.id)
+
+    @command(Action.EDIT_HOST)
+    def update_host(
+        self, host_id: str, *, name: str | None = None, cluster_id: str | None = None
+    ) -> Host:
+        """Rename a host or move it to another cluster (only in maintenance, as oVirt's
+        ChangeVDSCluster); its references follow its new data center."""
+        if name is not None:
+            rules.check_name(name, entity="Host", verb="update")
+        current = self._host(host_id)
+        held = [keys.host_key(current.id)] + ([cluster_key(cluster_id)] if cluster_id else [])
+        with self.locks.hold(held, action=Action.EDIT_HOST), self._tx() as repo:
+            host = found(repo.host(current.id), "host", host_id)
+            old_dc = host.data_center_id
+            if name is not None and name != host.name:
+                rules.check_name_free(name, repo.host(name) is not None, entity="host")
+                host.name = name
+            if cluster_id is not None and cluster_id != host.cluster_id:
+                cluster = known_cluster(repo, cluster_id)
+                dc = repo.data_center(cluster.data_center_id) if cluster.data_center_id else None
+                cluster_rules.check_host_move(host, dc, repo.hosts(data_center_id=dc.id) if dc else [])
+                host.cluster_id, host.data_center_id = cluster.id, cluster.data_center_id
+            repo.save_host(host)
+            if host.data_center_id != old_dc:
+                # What it held for its old data center is no longer wanted; it gets the new one's.
+                repo.replace_references([host.id], set())
+                if host.data_center_id is not None:
+                    repo.refresh_references(host.data_center_id)
+            return host
 
     @command(Action.REMOVE_HOST)
     def remove_host(self, host_id: str) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from . import connections, datacenters, disks, domains, hosts, root, vms
+from . import clusters, connections, datacenters, disks, domains, host_actions, hosts, root, vms
 
 # Mounted with the API prefix; root's only route carries the full path itself.
-ROUTERS = (connections.router, domains.router, datacenters.router, hosts.router, disks.router, vms.router)
+ROUTERS = (
+    connections.router, domains.router, datacenters.router, clusters.router, hosts.router, host_actions.router,
+    disks.router, vms.router,
+)
 ROOT_ROUTER = root.router
 
 __all__ = ["ROOT_ROUTER", "ROUTERS"]

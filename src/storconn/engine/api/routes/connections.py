@@ -9,6 +9,8 @@ from starlette.responses import Response
 from .. import decode, encode, schema
 from ..schema import IncompleteParameters
 from ..media import body_is_json, empty, read_raw, render
+from .. import searching
+from ..following import follow_tree
 from ..routing import Ctx, FaultRoute
 from ..xmlparse import XmlSyntaxError, parse_xml
 
@@ -18,7 +20,9 @@ router = APIRouter(route_class=FaultRoute)
 @router.get("/storageconnections")
 async def list_connections(request: Request) -> Response:
     ctx = Ctx(request)
-    connections = await ctx.call(ctx.engine.list_connections, max=ctx.max())
+    follow_tree(ctx, "storageconnections")
+    connections = await ctx.call(ctx.engine.list_connections, max=None if searching.searching(ctx) else ctx.max())
+    connections = await searching.search(ctx, searching.CONNECTIONS, connections)
     return ctx.ok(encode.storage_connections(connections, ctx.base))
 
 

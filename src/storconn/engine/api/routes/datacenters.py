@@ -11,6 +11,8 @@ from storconn.engine.errors import NotFound
 from .. import decode, encode, schema
 from ..media import empty
 from ..routing import Ctx, FaultRoute
+from .. import searching
+from ..following import follow_data_centers, follow_domains, follow_tree
 from .lookup import connections_by_id, domain_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -19,32 +21,61 @@ router = APIRouter(route_class=FaultRoute)
 @router.get("/datacenters")
 async def list_data_centers(request: Request) -> Response:
     ctx = Ctx(request)
-    dcs = ctx.search(await ctx.call(ctx.engine.list_data_centers), lambda d: d.name, lambda d: d.id)
-    return ctx.ok(encode.data_centers(dcs, ctx.base))
+    follow = follow_tree(ctx, "datacenters")
+    dcs = await searching.search(ctx, searching.DATA_CENTERS, await ctx.call(ctx.engine.list_data_centers))
+    document = encode.data_centers(dcs, ctx.base)
+    await follow_data_centers(ctx, document.items, dcs, follow)
+    return ctx.ok(document)
 
 
 @router.post("/datacenters")
 async def add_data_center(request: Request) -> Response:
     ctx = Ctx(request)
     wanted = decode.data_center(await ctx.body(schema.DATA_CENTER))
+    assert wanted.name is not None
     dc = await ctx.call(ctx.engine.add_data_center, wanted.name, description=wanted.description,
-                        local=wanted.local)
+                        local=bool(wanted.local), comment=wanted.comment, version=wanted.version)
     document = encode.data_center(dc, ctx.base)
     return ctx.created(document, document.attrs["href"])
+
+
+@router.put("/datacenters/{dc_id}")
+async def update_data_center(request: Request, dc_id: str) -> Response:
+    ctx = Ctx(request)
+    await ctx.call(ctx.engine.get_data_center, dc_id)  # 404 before the body is judged, as oVirt answers
+    wanted = decode.data_center_update(await ctx.body(schema.DATA_CENTER), dc_id)
+    dc = await ctx.call(ctx.engine.update_data_center, dc_id, name=wanted.name, description=wanted.description,
+                        comment=wanted.comment, local=wanted.local, version=wanted.version)
+    return ctx.ok(encode.data_center(dc, ctx.base))
+
+
+@router.delete("/datacenters/{dc_id}")
+async def remove_data_center(request: Request, dc_id: str) -> Response:
+    """``?force=true`` as oVirt: domains in maintenance are let go even when several, hosts must be in maintenance."""
+    ctx = Ctx(request)
+    await ctx.call(ctx.engine.remove_data_center, dc_id, force=ctx.flag("force"))
+    return empty()
 
 
 @router.get("/datacenters/{dc_id}")
 async def get_data_center(request: Request, dc_id: str) -> Response:
     ctx = Ctx(request)
-    return ctx.ok(encode.data_center(await ctx.call(ctx.engine.get_data_center, dc_id), ctx.base))
+    follow = follow_tree(ctx, "datacenters")
+    dc = await ctx.call(ctx.engine.get_data_center, dc_id)
+    document = encode.data_center(dc, ctx.base)
+    await follow_data_centers(ctx, [document], [dc], follow)
+    return ctx.ok(document)
 
 
 @router.get("/datacenters/{dc_id}/storagedomains")
 async def list_attached_domains(request: Request, dc_id: str) -> Response:
     ctx = Ctx(request)
-    domains = ctx.search(await ctx.call(ctx.engine.data_center_domains, dc_id), lambda d: d.name, lambda d: d.id)
+    follow = follow_tree(ctx, "storagedomains")
+    domains = await searching.search(ctx, searching.DOMAINS, await ctx.call(ctx.engine.data_center_domains, dc_id))
     connections = await connections_by_id(ctx)
-    return ctx.ok(encode.storage_domains(domains, ctx.base, connections, data_center_id=dc_id))
+    document = encode.storage_domains(domains, ctx.base, connections, data_center_id=dc_id)
+    await follow_domains(ctx, document.items, domains, follow, connections)
+    return ctx.ok(document)
 
 
 @router.post("/datacenters/{dc_id}/storagedomains")
@@ -64,10 +95,13 @@ async def attach_domain(request: Request, dc_id: str) -> Response:
 @router.get("/datacenters/{dc_id}/storagedomains/{sd_id}")
 async def get_attached_domain(request: Request, dc_id: str, sd_id: str) -> Response:
     ctx = Ctx(request)
+    follow = follow_tree(ctx, "storagedomains")
     for domain in await ctx.call(ctx.engine.data_center_domains, dc_id):
         if domain.id == sd_id:
             connections = {c.id: c for c in await ctx.call(ctx.engine.domain_connections, sd_id)}
-            return ctx.ok(encode.storage_domain(domain, ctx.base, connections, data_center_id=dc_id))
+            document = encode.storage_domain(domain, ctx.base, connections, data_center_id=dc_id)
+            await follow_domains(ctx, [document], [domain], follow, connections)
+            return ctx.ok(document)
     raise NotFound("ACTION_TYPE_FAILED_STORAGE_DOMAIN_NOT_IN_STORAGE_POOL",
                    f"Storage domain {sd_id} is not attached to data center {dc_id}.")
 

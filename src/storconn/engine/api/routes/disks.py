@@ -9,6 +9,8 @@ from starlette.responses import Response
 from .. import decode, encode, schema
 from ..media import empty
 from ..routing import Ctx, FaultRoute
+from .. import searching
+from ..following import follow_disks, follow_tree
 from .lookup import connections_by_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -17,8 +19,12 @@ router = APIRouter(route_class=FaultRoute)
 @router.get("/disks")
 async def list_disks(request: Request) -> Response:
     ctx = Ctx(request)
-    found = ctx.search(await ctx.call(ctx.engine.list_disks), lambda d: d.name, lambda d: d.id)
-    return ctx.ok(encode.disks(found, ctx.base, await connections_by_id(ctx)))
+    follow = follow_tree(ctx, "disks")
+    found = await searching.search(ctx, searching.DISKS, await ctx.call(ctx.engine.list_disks))
+    connections = await connections_by_id(ctx)
+    document = encode.disks(found, ctx.base, connections)
+    await follow_disks(ctx, document.items, found, follow, connections)
+    return ctx.ok(document)
 
 
 @router.post("/disks")
@@ -35,8 +41,12 @@ async def add_disk(request: Request) -> Response:
 @router.get("/disks/{disk_id}")
 async def get_disk(request: Request, disk_id: str) -> Response:
     ctx = Ctx(request)
+    follow = follow_tree(ctx, "disks")
     found = await ctx.call(ctx.engine.get_disk, disk_id)
-    return ctx.ok(encode.disk(found, ctx.base, await connections_by_id(ctx)))
+    connections = await connections_by_id(ctx)
+    document = encode.disk(found, ctx.base, connections)
+    await follow_disks(ctx, [document], [found], follow, connections)
+    return ctx.ok(document)
 
 
 @router.delete("/disks/{disk_id}")

@@ -14,6 +14,8 @@ from .. import decode, encode, schema
 from ..document import Obj
 from ..media import empty
 from ..routing import Ctx, FaultRoute
+from .. import searching
+from ..following import follow_domains, follow_tree
 from .lookup import connections_by_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -22,10 +24,13 @@ router = APIRouter(route_class=FaultRoute)
 @router.get("/storagedomains")
 async def list_domains(request: Request) -> Response:
     ctx = Ctx(request)
-    searching = bool(ctx.text("search"))
-    domains = await ctx.call(ctx.engine.list_domains, max=None if searching else ctx.max())
-    domains = ctx.search(domains, lambda d: d.name, lambda d: d.id)
-    return ctx.ok(encode.storage_domains(domains, ctx.base, await connections_by_id(ctx)))
+    follow = follow_tree(ctx, "storagedomains")
+    domains = await ctx.call(ctx.engine.list_domains, max=None if searching.searching(ctx) else ctx.max())
+    domains = await searching.search(ctx, searching.DOMAINS, domains)
+    connections = await connections_by_id(ctx)
+    document = encode.storage_domains(domains, ctx.base, connections)
+    await follow_domains(ctx, document.items, domains, follow, connections)
+    return ctx.ok(document)
 
 
 @router.post("/storagedomains")
@@ -54,7 +59,11 @@ async def add_domain(request: Request) -> Response:
 @router.get("/storagedomains/{domain_id}")
 async def get_domain(request: Request, domain_id: str) -> Response:
     ctx = Ctx(request)
-    return ctx.ok(await _domain_document(ctx, domain_id))
+    follow = follow_tree(ctx, "storagedomains")
+    domain = await ctx.call(ctx.engine.get_domain, domain_id)
+    document = await _domain_document(ctx, domain_id, domain)
+    await follow_domains(ctx, [document], [domain], follow)
+    return ctx.ok(document)
 
 
 @router.put("/storagedomains/{domain_id}")

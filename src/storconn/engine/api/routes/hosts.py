@@ -7,9 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import decode, encode, schema
+from ..schema import BodyError
 from ..media import empty
 from ..routing import Ctx, FaultRoute
-from .lookup import data_center_id
+from .. import searching
+from ..following import follow_tree
+from .lookup import cluster_id, data_center_id
 
 router = APIRouter(route_class=FaultRoute)
 
@@ -19,7 +22,8 @@ DEFAULT_AGENT_PORT = 54321  # the agent's default listening port (storconn.agent
 @router.get("/hosts")
 async def list_hosts(request: Request) -> Response:
     ctx = Ctx(request)
-    found = ctx.search(await ctx.call(ctx.engine.list_hosts), lambda h: h.name, lambda h: h.id)
+    follow_tree(ctx, "hosts")  # nothing to follow yet; an unknown link is refused
+    found = await searching.search(ctx, searching.HOSTS, await ctx.call(ctx.engine.list_hosts))
     return ctx.ok(encode.hosts(found, ctx.base))
 
 
@@ -28,8 +32,11 @@ async def add_host(request: Request) -> Response:
     ctx = Ctx(request)
     wanted = decode.host(await ctx.body(schema.HOST), default_port=DEFAULT_AGENT_PORT)
     dc_id = await data_center_id(ctx, wanted.data_center) if wanted.data_center else None
+    in_cluster = None
+    if wanted.cluster_id or wanted.cluster_name:
+        in_cluster = await cluster_id(ctx, entity_id=wanted.cluster_id, name=wanted.cluster_name)
     added = await ctx.call(ctx.engine.add_host, wanted.name, address=wanted.address, port=wanted.port,
-                           token=wanted.token, data_center_id=dc_id)
+                           token=wanted.token, data_center_id=dc_id, cluster_id=in_cluster)
     document = encode.host(added, ctx.base)
     return ctx.created(document, document.attrs["href"])
 
@@ -37,7 +44,25 @@ async def add_host(request: Request) -> Response:
 @router.get("/hosts/{host_id}")
 async def get_host(request: Request, host_id: str) -> Response:
     ctx = Ctx(request)
+    follow_tree(ctx, "hosts")
     return ctx.ok(encode.host(await ctx.call(ctx.engine.get_host, host_id), ctx.base))
+
+
+@router.put("/hosts/{host_id}")
+async def update_host(request: Request, host_id: str) -> Response:
+    """A new name, or another cluster (the host in maintenance); the agent's address and port stay."""
+    ctx = Ctx(request)
+    current = await ctx.call(ctx.engine.get_host, host_id)  # 404 before the body is judged
+    wanted = decode.host_update(await ctx.body(schema.HOST), current.id)
+    for name, given, stored in (("address", wanted.address, current.address), ("port", wanted.port, current.port)):
+        if given is not None and given != stored:
+            raise BodyError(f"A host's {name} cannot change: remove the host and add it again.",
+                            element=f"host/{name}", key="INVALID_VALUE")
+    target = None
+    if wanted.cluster_id or wanted.cluster_name:
+        target = await cluster_id(ctx, entity_id=wanted.cluster_id, name=wanted.cluster_name)
+    updated = await ctx.call(ctx.engine.update_host, current.id, name=wanted.name, cluster_id=target)
+    return ctx.ok(encode.host(updated, ctx.base))
 
 
 @router.delete("/hosts/{host_id}")

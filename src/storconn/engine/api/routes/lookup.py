@@ -37,3 +37,14 @@ async def disk_id(ctx: Ctx, *, entity_id: str | None, name: str | None) -> str:
     if not matches:
         raise NotFound("ACTION_TYPE_FAILED_DISK_NOT_EXIST", f"Disk {name!r} does not exist.")
     return matches[0]
+
+
+async def cluster_id(ctx: Ctx, *, entity_id: str | None, name: str | None) -> str:
+    """A cluster's id from a body's ``<cluster id=..>`` or ``<cluster><name>``; an unknown name is
+    oVirt's 404 (its REST layer looks the name up before the command runs)."""
+    if entity_id:
+        return entity_id
+    for cluster in await ctx.call(ctx.engine.list_clusters):
+        if cluster.name == name:
+            return cluster.id
+    raise NotFound("ACTION_TYPE_FAILED_ENTITY_NOT_FOUND", f"Entity not found: Cluster: name={name}")

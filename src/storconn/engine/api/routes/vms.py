@@ -11,6 +11,8 @@ from storconn.engine.model import VmStatus
 
 from .. import decode, encode, schema
 from ..routing import Ctx, FaultRoute
+from .. import searching
+from ..following import follow_tree
 from .lookup import disk_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -18,8 +20,9 @@ router = APIRouter(route_class=FaultRoute)
 @router.get("/vms")
 async def list_vms(request: Request) -> Response:
     ctx = Ctx(request)
-    found = ctx.search(await ctx.call(ctx.engine.list_vms), lambda v: v.name, lambda v: v.id)
-    return ctx.ok(encode.vms(found, ctx.base, inline_attachments=ctx.follows("disk_attachments")))
+    follow = follow_tree(ctx, "vms")
+    found = await searching.search(ctx, searching.VMS, await ctx.call(ctx.engine.list_vms))
+    return ctx.ok(encode.vms(found, ctx.base, inline_attachments="disk_attachments" in follow))
 
 
 @router.post("/vms")
@@ -34,8 +37,9 @@ async def add_vm(request: Request) -> Response:
 @router.get("/vms/{vm_id}")
 async def get_vm(request: Request, vm_id: str) -> Response:
     ctx = Ctx(request)
+    follow = follow_tree(ctx, "vms")
     found = await ctx.call(ctx.engine.get_vm, vm_id)
-    return ctx.ok(encode.vm(found, ctx.base, inline_attachments=ctx.follows("disk_attachments")))
+    return ctx.ok(encode.vm(found, ctx.base, inline_attachments="disk_attachments" in follow))
 
 
 async def _set_status(request: Request, vm_id: str, status: VmStatus) -> Response:

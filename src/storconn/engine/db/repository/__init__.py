@@ -11,11 +11,12 @@ Thread-safety: a Repository lives inside one transaction of one thread.
 
 from __future__ import annotations
 
+from .clusters import ClusterRows
 from .disks import DiskRows
 from .references import ReferenceRows
 
 __all__ = ["Repository"]
 
 
-class Repository(ReferenceRows, DiskRows):
+class Repository(ReferenceRows, DiskRows, ClusterRows):
     """Every entity's rows; one per transaction (see ``UnitOfWork``)."""

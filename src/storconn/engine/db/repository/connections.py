@@ -153,6 +153,14 @@ class ConnectionRows(DomainRows):
         )
         self.session.flush()
 
+    def forget_data_center(self, data_center_id: str) -> None:
+        """Local storage of a data center being removed belongs to no data center any more."""
+        rows = self.session.scalars(
+            select(ConnectionRow).where(ConnectionRow.data_center_id == data_center_id)
+        )
+        for row in list(rows):
+            self.set_connection_data_center(self._connection(row, False), None)
+
     def delete_connection(self, connection_id: str) -> None:
         self.session.execute(delete(ConnectionRow).where(ConnectionRow.id == connection_id))
         self.session.flush()
