@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +11,10 @@ from storconn.engine.model import ConnectionFields, StorageType
 from storconn.engine.service import Engine
 from tests.integration.engine.conftest import ADMIN, VIEWER
 from tests.peers.agent import AgentProcess
+from tests.peers.mounts import eventually
 
 from .conftest import axe_violations, describe, screenshot
-from .test_storage_flow import _active_domain, _host, _log_in
+from .test_storage_flow import _active_domain, _host, _log_in, _tmpfs_mount
 
 pytestmark = pytest.mark.root
 
@@ -30,6 +32,25 @@ def test_a_hosts_references_are_listed(page: Any, site: str, engine: Engine, age
     assert "refs1" in reference.inner_text()
     screenshot(page, "host")
     assert page.url.endswith(f"/hosts/{host_id}")
+
+
+def test_host_maintenance_lets_go_and_activate_brings_back(
+    page: Any, site: str, engine: Engine, agent_process: AgentProcess, mount_root: Path
+) -> None:
+    dc = engine.add_data_center("dc1")
+    host_id = _host(engine, agent_process, dc.id)
+    _active_domain(engine, dc.id, "maint1", ConnectionFields(type=StorageType.POSIXFS, path="web-maint",
+                                                             vfs_type="tmpfs"))
+    assert eventually(lambda: _tmpfs_mount(mount_root, "web-maint"), timeout=20)
+    _log_in(page, site, ADMIN)
+    page.goto(f"{site}/hosts/{host_id}")
+    page.get_by_role("button", name="Maintenance host1").click()
+    page.get_by_text("Host host1 moved to maintenance.").wait_for()
+    assert eventually(lambda: _tmpfs_mount(mount_root, "web-maint") is None, timeout=20)
+    page.get_by_role("button", name="Activate host1").click()
+    page.get_by_text("Host host1 activated.").wait_for()
+    assert eventually(lambda: _tmpfs_mount(mount_root, "web-maint"), timeout=20)
+    page.locator("tr.reference", has_text="maint1").wait_for()
 
 
 def test_an_orphan_connection_is_removed(page: Any, site: str, engine: Engine) -> None:

@@ -6,8 +6,11 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+
+from storconn.engine.errors import EngineError
+from storconn.engine.model import HostStatus
 
 from storconn.engine.rules.references import ENGINE_PREFIX
 
@@ -29,8 +32,30 @@ class HostPages:
 
     def _listing(self) -> dict[str, Any]:
         dc_names = {dc.id: dc.name for dc in self.kit.engine.list_data_centers()}
+        cluster_names = {cluster.id: cluster.name for cluster in self.kit.engine.list_clusters()}
         hosts = sorted(self.kit.engine.list_hosts(), key=lambda host: host.name.lower())
-        return {"hosts": hosts, "dc_names": dc_names}
+        return {"hosts": hosts, "dc_names": dc_names, "cluster_names": cluster_names}
+
+    async def action(self, request: Request) -> Response:
+        """Maintenance (the host lets go of everything it holds for the engine) or Activate (it syncs back)."""
+        user, refusal = await self.kit.changer(request)
+        if user is None:
+            return refusal
+        host_id, action = request.path_params["host_id"], request.path_params["action"]
+        if action not in ("maintenance", "activate"):
+            return self.kit.refused(request, user, f"There is no action '{action}' on a host.", 404)
+        engine = self.kit.engine
+        try:
+            host = await run_in_threadpool(engine.get_host, host_id)
+            run = engine.deactivate_host if action == "maintenance" else engine.activate_host
+            problems = await run_in_threadpool(run, host.id)
+        except EngineError as exc:
+            self.kit.flash(request, "error", exc.detail.strip("[]"))
+        else:
+            done = "moved to maintenance" if action == "maintenance" else "activated"
+            late = f" Not done: {'; '.join(problems)}." if problems else ""
+            self.kit.flash(request, "ok", f"Host {host.name} {done}.{late}")
+        return RedirectResponse(f"/hosts/{host_id}", status_code=303)
 
     async def detail(self, request: Request) -> Response:
         user = self.kit.user(request)
@@ -64,7 +89,10 @@ class HostPages:
                     "path": status.get("path") or "",
                 }
             )
-        return {"host": found.host, "error": found.error, "references": references}
+        actions = ["activate"] if found.host.status is HostStatus.MAINTENANCE else ["maintenance"]
+        if found.host.status is HostStatus.NON_RESPONSIVE:
+            actions = ["maintenance"]
+        return {"host": found.host, "error": found.error, "references": references, "actions": actions}
 
 
 def host_routes(kit: Kit) -> list[Route]:
@@ -72,4 +100,5 @@ def host_routes(kit: Kit) -> list[Route]:
     return [
         Route("/hosts", pages.listing),
         Route("/hosts/{host_id}", pages.detail),
+        Route("/hosts/{host_id}/{action:str}", pages.action, methods=["POST"]),
     ]
