@@ -56,7 +56,8 @@ class EngineProcess:
     def key_file(self) -> Path:
         return self.state_dir / "key"
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    # Generous: on a loaded 2-core VM, imports, migrations and the admin's scrypt took 30+ s.
+    def start(self, *, timeout: float = 180.0) -> None:
         """Spawn it; return once the SSO endpoint hands out a token."""
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         argv = [

@@ -8,6 +8,7 @@ like oVirt's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -74,6 +75,28 @@ class StorageConnection:
     revision: int = 1  # bumped on every change of the details an agent connects with
 
 
+@dataclass(slots=True)
+class DomainLun:
+    """One path to one LUN of a block domain: the LUN id and the connection it is reached through.
+
+    ``connection_id`` is None for FCP, and for a path whose connection was detached and removed.
+    ``lun_mapping`` is the LUN's number on its target, when the client gave it.
+    """
+
+    lun_id: str
+    connection_id: str | None = None
+    lun_mapping: int | None = None
+
+
+@dataclass(slots=True)
+class LunFields:
+    """A ``<logical_unit>`` a client sends for a domain: the LUN id and how to reach it (None for FCP)."""
+
+    lun_id: str
+    connection: ConnectionFields | None = None
+    lun_mapping: int | None = None
+
+
 class DomainStatus(StrEnum):
     ACTIVE = "active"
     MAINTENANCE = "maintenance"
@@ -90,6 +113,8 @@ class StorageDomain:
     data_center_id: str | None = None
     status: DomainStatus = DomainStatus.UNATTACHED
     connection_ids: list[str] = field(default_factory=list)
+    volume_group_id: str | None = None  # block domains: oVirt's VG uuid
+    luns: list[DomainLun] = field(default_factory=list)
 
 
 class DataCenterStatus(StrEnum):
@@ -178,6 +203,7 @@ class Vm:
     name: str
     status: VmStatus = VmStatus.DOWN
     disk_attachments: list[DiskAttachment] = field(default_factory=list)
+    host_id: str | None = None  # the host it runs on while Up
 
 
 class Role(StrEnum):
@@ -236,3 +262,62 @@ class HostLun:
     serial: str
     device: str
     status: str  # the session's state: LOGGED_IN, FAILED...
+
+
+class Severity(StrEnum):
+    """oVirt's LogSeverity; stored as oVirt's number (``SEVERITY_CODES``) so that they compare."""
+
+    NORMAL = "normal"
+    WARNING = "warning"
+    ERROR = "error"
+    ALERT = "alert"
+
+
+SEVERITY_CODES = {Severity.NORMAL: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.ALERT: 10}
+
+
+@dataclass(slots=True)
+class EventObjects:
+    """What an event concerns: ids, and the names they had then (oVirt keeps both)."""
+
+    host_id: str | None = None
+    host_name: str | None = None
+    storage_domain_id: str | None = None
+    storage_domain_name: str | None = None
+    data_center_id: str | None = None
+    data_center_name: str | None = None
+    cluster_id: str | None = None
+    storage_connection_id: str | None = None
+    disk_id: str | None = None
+    vm_id: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of the audit log; ``id`` only ever grows (oVirt's ``index``)."""
+
+    id: int
+    time: datetime
+    severity: Severity
+    code: int
+    description: str
+    origin: str
+    objects: EventObjects = field(default_factory=EventObjects)
+    custom_id: int | None = None  # external events only; oVirt shows -1 for its own
+    flood_rate: int = 30
+    correlation_id: str | None = None
+
+
+@dataclass(slots=True)
+class ExternalEvent:
+    """What a client sends to ``POST /events`` (oVirt's AddExternalEvent); ids only, as oVirt takes."""
+
+    description: str
+    severity: Severity
+    origin: str
+    custom_id: int
+    flood_rate: int | None = None
+    correlation_id: str | None = None
+    objects: EventObjects = field(default_factory=EventObjects)

@@ -1881,6 +1881,10 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         },
     ),
     ("POST", "/vms"): ("vm", {"name": "vm2"}),
+    ("POST", "/events"): (
+        "event",
+        {"description": "d", "severity": "normal", "origin": "monitor", "custom_id": 1},
+    ),
     ("POST", "/vms/{vm_id}/start"): ("action", {}),
     ("POST", "/vms/{vm_id}/stop"): ("action", {}),
     ("POST", "/vms/{vm_id}/shutdown"): ("action", {}),
@@ -1919,6 +1923,9 @@ class World:
             "policy_id": "b4ed2332-a7ac-4d5f-9596-99a439cb2812",  # oVirt's "none" scheduling policy
             "pool_id": "58ca604b-017d-0374-0220-00000000014e",  # oVirt's Default MAC pool
             "lun_id": "36001405aa",
+            # An event that exists (the newest).
+            "event_id": str(engine.list_events(max=1)[0].id),
+            "disk_connection_id": disk.connection_ids[0],
         }
 
     def path(self, template: str) -> str:

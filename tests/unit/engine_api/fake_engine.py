@@ -14,6 +14,7 @@ import threading
 import uuid
 from typing import Any
 
+from storconn.engine.api.auth import TokenStore
 from storconn.engine.errors import BadRequest, Conflict, NotFound, Unauthorized
 from storconn.engine.model import (
     Cluster,
@@ -24,6 +25,7 @@ from storconn.engine.model import (
     Host,
     HostStatus,
     LunDisk,
+    LunFields,
     Role,
     StorageConnection,
     StorageDomain,
@@ -54,6 +56,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.users: dict[str, tuple[str, Role]] = {}
+        self.sessions: TokenStore | None = None
         self.connections: dict[str, StorageConnection] = {}
         self.domains: dict[str, StorageDomain] = {}
         self.dcs: dict[str, DataCenter] = {}
@@ -76,6 +79,20 @@ class FakeEngine:
         if known is None or known[0] != password:
             raise Unauthorized("USER_FAILED_TO_AUTHENTICATE", "The username or password is incorrect.")
         return User(username, known[1])
+
+    # SSO sessions: the API's in-memory store stands in for the engine's table
+    def open_session(self, user: User, idle_timeout: float) -> str:
+        with self.lock:
+            if self.sessions is None:
+                self.sessions = TokenStore(idle_timeout)
+        return self.sessions.issue(user)
+
+    def session_user(self, token: str) -> User | None:
+        return self.sessions.user(token) if self.sessions is not None else None
+
+    def close_session(self, token: str) -> None:
+        if self.sessions is not None:
+            self.sessions.revoke(token)
 
     # connections
     def list_connections(self, *, max: int | None = None) -> list[StorageConnection]:
@@ -176,7 +193,10 @@ class FakeEngine:
 
     def add_domain(self, name: str, *, storage_type: StorageType, domain_type: str = "data",
                    description: str | None = None, connection_id: str | None = None,
-                   connection: ConnectionFields | None = None, host: str | None = None) -> StorageDomain:
+                   connection: ConnectionFields | None = None, host: str | None = None,
+                   luns: list[LunFields] | None = None) -> StorageDomain:
+        if connection is None and luns and luns[0].connection is not None:
+            connection = luns[0].connection  # the fake keeps one connection per domain
         self._log("add_domain", name, storage_type=storage_type, domain_type=domain_type, description=description,
                   connection_id=connection_id, connection=connection, host=host)
         if connection_id is None:
@@ -191,7 +211,7 @@ class FakeEngine:
         return self.get_domain(domain.id)
 
     def update_domain(self, domain_id: str, *, name: str | None = None,
-                      description: str | None = None) -> StorageDomain:
+                      description: str | None = None, luns: list[LunFields] | None = None) -> StorageDomain:
         domain = self.domains[self.get_domain(domain_id).id]
         if name is not None:
             domain.name = name
@@ -332,7 +352,10 @@ class FakeEngine:
         self.vms[v.id] = v
         return self.get_vm(v.id)
 
-    def set_vm_status(self, vm_id: str, status: VmStatus) -> Vm:
+    def disk_connections(self, disk_id: str) -> list[StorageConnection]:
+        return [self.get_connection(c) for c in self.get_disk(disk_id).connection_ids]
+
+    def set_vm_status(self, vm_id: str, status: VmStatus, *, host: str | None = None) -> Vm:
         self.get_vm(vm_id)
         self.vms[vm_id].status = status
         return self.get_vm(vm_id)

@@ -18,6 +18,7 @@ from storconn.engine.model import (
     Host,
     HostStatus,
     LunDisk,
+    LunFields,
     Role,
     StorageConnection,
     StorageDomain,
@@ -278,8 +279,26 @@ def test_sdk_iscsi_domain_with_logical_units_is_read() -> None:
             id="lun1", address="10.0.0.5", port=3260, target="iqn.x", username="u", password="p")])),
         schema.STORAGE_DOMAIN)
     wanted = decode.storage_domain(body)
-    assert wanted.connection == ConnectionFields(type=StorageType.ISCSI, address="10.0.0.5", port=3260,
-                                                 target="iqn.x", username="u", password="p")
+    # Issue 9 item 8: each LUN with the target it is on; the engine makes one connection per target.
+    assert wanted.connection is None
+    assert wanted.luns == [LunFields("lun1", ConnectionFields(type=StorageType.ISCSI, address="10.0.0.5", port=3260,
+                                                              target="iqn.x", username="u", password="p"))]
+
+
+def test_sdk_iscsi_domain_on_two_targets_and_its_update_are_read() -> None:
+    units = [types.LogicalUnit(id="lun1", address="10.0.0.5", port=3260, target="iqn.a"),
+             types.LogicalUnit(id="lun2", address="10.0.0.5", port=3260, target="iqn.b", lun_mapping=2)]
+    sd = types.StorageDomain(name="block", type=types.StorageDomainType.DATA, host=types.Host(name="h1"),
+                             storage=types.HostStorage(type=types.StorageType.ISCSI, logical_units=units))
+    wanted = decode.storage_domain(ours(sd, schema.STORAGE_DOMAIN))
+    assert [(lun.lun_id, lun.connection and lun.connection.target, lun.lun_mapping) for lun in wanted.luns] == [
+        ("lun1", "iqn.a", None), ("lun2", "iqn.b", 2)]
+    # The SDK's update sends the whole entity back, the LUNs under <storage>.
+    update = decode.storage_domain_update(ours(sd, schema.STORAGE_DOMAIN_UPDATE), "sd1")
+    assert [lun.lun_id for lun in update.luns] == ["lun1", "lun2"]
+    # A VM's start names its host in its placement policy.
+    start = types.Action(vm=types.Vm(placement_policy=types.VmPlacementPolicy(hosts=[types.Host(name="h1")])))
+    assert decode.action(ours(start, schema.ACTION)).host == "h1"
 
 
 def test_sdk_domain_update_and_attach_bodies_are_read() -> None:

@@ -21,7 +21,7 @@ oVirt SDK logs in and out with. The modules, one job each:
 from __future__ import annotations
 
 from .app import create_app
-from .auth import TokenStore
+from .auth import EngineTokens, Tokens, TokenStore
 from .port import EnginePort
 from .routing import API_PREFIX
 from .schema import BodyError, BodyTooLarge, IncompleteParameters
@@ -32,6 +32,8 @@ __all__ = [
     "BodyTooLarge",
     "EnginePort",
     "IncompleteParameters",
+    "EngineTokens",
     "TokenStore",
+    "Tokens",
     "create_app",
 ]

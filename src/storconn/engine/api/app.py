@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from storconn.engine import actor
 from storconn.engine.model import User
 
-from .auth import DEFAULT_TOKEN_TTL, Authenticator, TokenStore, sso_router
+from .auth import DEFAULT_TOKEN_TTL, Authenticator, EngineTokens, Tokens, sso_router
 from .media import DEFAULT_MAX_BODY
 from .port import EnginePort
 from .routes import ROOT_ROUTER, ROUTERS
@@ -82,7 +83,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 async def authorize(request: Request) -> User:
     """The dependency of every API route: the caller, allowed to use this method (else 401/403)."""
     state: ApiState = request.app.state.storconn_api
-    return await state.auth.authorize(request)
+    user = await state.auth.authorize(request)
+    # The events the request's commands record name this user (and oVirt's Correlation-Id).
+    correlation = request.headers.get("correlation-id") or request.query_params.get("correlation_id")
+    actor.set_current(user.name, correlation)
+    return user
 
 
 def create_app(
@@ -90,6 +95,7 @@ def create_app(
     *,
     token_ttl: float = DEFAULT_TOKEN_TTL,
     max_body: int = DEFAULT_MAX_BODY,
+    tokens: Tokens | None = None,
     web: ASGIApp | None = None,
 ) -> FastAPI:
     """The API for ``engine``: ``/ovirt-engine/api/...`` and the SSO endpoints.
@@ -100,8 +106,10 @@ def create_app(
     ``web`` (the web admin, ``storconn.engine.web.create_web_app``) is mounted
     at ``/`` behind the API's routes, which match first.
 
-    Tokens live in this app's memory for ``token_ttl`` seconds after their last
-    use; request bodies larger than ``max_body`` bytes are refused with 413.
+    Tokens live in the engine's database (any engine process on it accepts
+    them) for ``token_ttl`` seconds after their last use, unless ``tokens``
+    says otherwise (``TokenStore``: this app's memory); request bodies larger
+    than ``max_body`` bytes are refused with 413.
     """
     app = FastAPI(
         title="storconn engine API",
@@ -110,7 +118,7 @@ def create_app(
         openapi_url=None,
         redirect_slashes=False,
     )
-    auth = Authenticator(engine, TokenStore(token_ttl))
+    auth = Authenticator(engine, tokens if tokens is not None else EngineTokens(engine, token_ttl))
     app.state.storconn_api = ApiState(engine=engine, auth=auth, max_body=max_body, instance_id=str(uuid.uuid4()))
     app.include_router(sso_router(auth))
     secured = [Depends(authorize)]

@@ -8,18 +8,21 @@
 - ``GET|POST /ovirt-engine/services/sso-logout`` revokes the token given as
   ``token`` (form or query) or as the bearer; it always answers ``{}``.
 - Every API call carries ``Authorization: Bearer <token>`` or HTTP Basic.
-  Tokens live in memory only (a restart logs everyone out; the SDK then
-  fetches a new token by itself), stored by their SHA-256, and expire after
-  ``token_ttl`` seconds without use. Basic credentials are checked with the
-  same slow hash as the token endpoint; a success is remembered for a
-  minute, by a digest of the credentials, so that a script using Basic does
-  not pay the hash on every call.
+  Tokens live in the engine's database (``EngineTokens``, see
+  ``storconn.engine.service.sessions``), stored by their SHA-256, shared by
+  every engine process on it, and expire after ``token_ttl`` seconds
+  without use; ``TokenStore`` keeps them in memory instead, for an app of
+  its own. Basic credentials are checked with the same slow hash as the
+  token endpoint; a success is remembered for a minute, by a digest of the
+  credentials, so that a script using Basic does not pay the hash on every
+  call.
 - Roles: an admin may do everything, a viewer only GET (and HEAD); anything
   else answers 403 with a fault. ``authorize`` is a dependency of every API
   route (the app's tests check that none lacks it).
 
 Thread-safety: ``TokenStore`` and ``CredentialCache`` take their own lock
-in every public method.
+in every public method. ``Tokens`` methods block (the database): they run
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter
@@ -63,6 +67,37 @@ def _digest(secret: str) -> str:
 class _Entry:
     user: User
     expires: float
+
+
+class Tokens(Protocol):
+    """Where bearer tokens live: issue one, find its user (extending its life), revoke it."""
+
+    @property
+    def ttl(self) -> float: ...
+    def issue(self, user: User) -> str: ...
+    def user(self, token: str) -> User | None: ...
+    def revoke(self, token: str) -> None: ...
+
+
+class EngineTokens:
+    """Bearer tokens in the engine's database, shared by every engine process on it."""
+
+    def __init__(self, engine: EnginePort, ttl: float = DEFAULT_TOKEN_TTL) -> None:
+        self._engine = engine
+        self._ttl = ttl
+
+    @property
+    def ttl(self) -> float:
+        return self._ttl
+
+    def issue(self, user: User) -> str:
+        return self._engine.open_session(user, self._ttl)
+
+    def user(self, token: str) -> User | None:
+        return self._engine.session_user(token)
+
+    def revoke(self, token: str) -> None:
+        self._engine.close_session(token)
 
 
 class TokenStore:
@@ -138,7 +173,7 @@ class CredentialCache:
 class Authenticator:
     """Finds the caller of a request (bearer token or Basic) and checks their role."""
 
-    def __init__(self, engine: EnginePort, tokens: TokenStore, basic: CredentialCache | None = None) -> None:
+    def __init__(self, engine: EnginePort, tokens: Tokens, basic: CredentialCache | None = None) -> None:
         self.engine = engine
         self.tokens = tokens
         self.basic = basic or CredentialCache()
@@ -149,7 +184,7 @@ class Authenticator:
         scheme = scheme.lower()
         credentials = credentials.strip()
         if scheme == "bearer" and credentials:
-            user = self.tokens.user(credentials)
+            user = await run_in_threadpool(self.tokens.user, credentials)
             if user is None:
                 raise _unauthorized("The access token is unknown or expired.")
             return user
@@ -240,7 +275,14 @@ def sso_router(auth: Authenticator) -> APIRouter:
         except Exception:  # the SDK can only read JSON here: never a bare 500 page
             log.exception("authenticating %s failed unexpectedly", username)
             return _sso_error(500, "server_error", "The engine could not check the credentials; see its log.")
-        access_token = auth.tokens.issue(user)
+        try:
+            access_token = await run_in_threadpool(auth.tokens.issue, user)
+        except Unauthorized:  # removed between the password check and the token
+            return _sso_error(401, "access_denied",
+                              f"Cannot authenticate user '{username}': The username or password is incorrect.")
+        except Exception:
+            log.exception("storing a token for %s failed unexpectedly", username)
+            return _sso_error(500, "server_error", "The engine could not store the token; see its log.")
         ttl = auth.tokens.ttl
         return JSONResponse(
             {
@@ -264,7 +306,11 @@ def sso_router(auth: Authenticator) -> APIRouter:
         if not token_value and scheme.lower() == "bearer":
             token_value = bearer.strip()
         if token_value:
-            auth.tokens.revoke(token_value)
+            try:
+                await run_in_threadpool(auth.tokens.revoke, token_value)
+            except Exception:  # the SDK reads JSON here; the token is not logged
+                log.exception("revoking a token failed unexpectedly")
+                return _sso_error(500, "server_error", "The engine could not revoke the token; see its log.")
         return JSONResponse({})
 
     return router

@@ -14,7 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from storconn.engine.errors import Conflict
-from storconn.engine.model import ConnectionFields, IscsiDetails, StorageType
+from storconn.engine.model import (
+    ConnectionFields,
+    EventObjects,
+    ExternalEvent,
+    IscsiDetails,
+    LunFields,
+    Severity,
+    StorageType,
+)
+from storconn.engine.rules.events import EXTERNAL_LINKS
 from storconn.engine.rules.messages import IncompleteParameters as MissingParameters
 
 from .schema import BodyError, Fields, IncompleteParameters
@@ -85,6 +94,7 @@ class DomainRequest:
     connection_id: str | None
     connection: ConnectionFields | None
     host: str | None
+    luns: list[LunFields] = field(default_factory=list)  # iscsi/fcp domains given as <logical_units>
 
 
 def storage_domain(body: Fields) -> DomainRequest:
@@ -99,15 +109,22 @@ def storage_domain(body: Fields) -> DomainRequest:
     storage_type = StorageType(storage["type"]) if "type" in storage else None
     connection_id = storage.get("id") or None
     connection: ConnectionFields | None = None
-    details = storage.keys() - {"id", "type", "host", "logical_units"}
+    luns: list[LunFields] = []
+    units = _units(storage)
+    details = storage.keys() - {"id", "type", "host", "logical_units", "volume_group"}
     if connection_id is None:
         if storage_type is None:
             raise IncompleteParameters("Storage domain", ["storage.type"])
         connection = connection_fields(storage)
-        units = storage.get("logical_units") or []
         if units:
-            connection = _merge_units(connection, units, "storage_domain/storage/logical_units")
-    elif details or storage.get("logical_units"):
+            if storage_type not in (StorageType.ISCSI, StorageType.FCP):
+                raise BodyError("Element 'storage_domain/storage/logical_units': logical units make iscsi and fcp "
+                                f"domains, not {storage_type.value} ones.",
+                                element="storage_domain/storage/logical_units", key="INVALID_VALUE")
+            # One domain, LUNs on any number of targets: a connection per target, made by the engine.
+            luns = _luns(connection, units, storage_type, "Storage domain")
+            connection = None
+    elif details or units:
         raise BodyError("Give either <storage id=\"...\"/> for an existing connection or the connection's "
                         "fields, not both.", element="storage_domain/storage", key="INVALID_VALUE")
     host = reference(body.get("host")) or reference(storage.get("host"))
@@ -119,31 +136,52 @@ def storage_domain(body: Fields) -> DomainRequest:
         connection_id=connection_id,
         connection=connection,
         host=host,
+        luns=luns,
     )
 
 
-def _merge_units(base: ConnectionFields, units: list[Fields], path: str) -> ConnectionFields:
-    """A domain's iSCSI connection given as ``<logical_units>``: all of them must name one target."""
-    targets = {(u.get("address"), u.get("port"), u.get("target")) for u in units}
-    if len(targets) > 1:
-        raise BodyError("The logical units of one storage domain must all name the same target.",
-                        element=path, key="INVALID_VALUE")
-    unit = connection_fields(units[0])
-    for name in ("address", "port", "target", "portal", "username", "password"):
-        if getattr(base, name) is None:
-            setattr(base, name, getattr(unit, name))
-    return base
+def _units(storage: Fields) -> list[Fields]:
+    """A ``<storage>``'s logical units: under it, or under its ``<volume_group>`` (both are oVirt's)."""
+    units: list[Fields] = storage.get("logical_units") or []
+    return units or (storage.get("volume_group") or {}).get("logical_units") or []
+
+
+def _luns(base: ConnectionFields, units: list[Fields], storage_type: StorageType | None,
+          entity: str) -> list[LunFields]:
+    """Each ``<logical_unit>`` with its id and, but for FCP, the target it is on.
+
+    The ``<storage>``'s own address, port, CHAP user and password are the
+    defaults of its units (a client may give them once for all).
+    """
+    luns: list[LunFields] = []
+    for unit in units:
+        if not unit.get("id"):
+            raise IncompleteParameters(entity, ["storage.logical_units.logical_unit.id"])
+        fields: ConnectionFields | None = None
+        if storage_type is not StorageType.FCP:
+            fields = connection_fields(unit)
+            for name in ("address", "port", "target", "portal", "username", "password"):
+                if getattr(fields, name) is None:
+                    setattr(fields, name, getattr(base, name))
+            fields.type = StorageType.ISCSI
+        luns.append(LunFields(str(unit["id"]), fields, unit.get("lun_mapping")))
+    return luns
 
 
 @dataclass(slots=True)
 class DomainUpdate:
     name: str | None
     description: str | None
+    luns: list[LunFields] = field(default_factory=list)  # those new to a block domain extend it
+    domain_type: str | None = None  # may only be sent unchanged
 
 
 def storage_domain_update(body: Fields, domain_id: str) -> DomainUpdate:
     _check_same_id(body, domain_id)
-    return DomainUpdate(body.get("name"), body.get("description"))
+    storage: Fields = body.get("storage") or {}
+    storage_type = StorageType(storage["type"]) if "type" in storage else None
+    luns = _luns(connection_fields(storage), _units(storage), storage_type, "Storage domain")
+    return DomainUpdate(body.get("name"), body.get("description"), luns, body.get("type"))
 
 
 def _check_same_id(body: Fields, entity_id: str) -> None:
@@ -343,9 +381,11 @@ class ActionRequest:
 
 
 def action(body: Fields | None) -> ActionRequest:
+    """An action's options; the host is ``<host>``, or a VM start's first ``<placement_policy>`` host."""
     body = body or {}
-    return ActionRequest(bool(body.get("async", False)), bool(body.get("force", False)),
-                         reference(body.get("host")))
+    placement = ((body.get("vm") or {}).get("placement_policy") or {}).get("hosts") or []
+    host = reference(body.get("host")) or next(filter(None, map(reference, placement)), None)
+    return ActionRequest(bool(body.get("async", False)), bool(body.get("force", False)), host)
 
 
 def _no_id(body: Fields, tag: str) -> None:
@@ -371,3 +411,31 @@ def iscsi_details(body: Fields | None, *, required: tuple[str, ...], verb: str) 
         raise MissingParameters("Action", missing, verb)
     return IscsiDetails(**{name: iscsi[name] for name in
                            ("address", "port", "target", "portal", "username", "password") if name in iscsi})
+
+
+def event(body: Fields) -> ExternalEvent:
+    """``<event>`` for ``POST /events``: oVirt requires origin, severity, custom_id and description.
+
+    The missing ones are named as oVirt's REST layer names them
+    (``Event [customId] required for add``). Linked objects count by id
+    only; an ``id`` of the event itself is ignored (the engine numbers events).
+    """
+    required = (("origin", "origin"), ("severity", "severity"), ("custom_id", "customId"),
+                ("description", "description"))
+    missing = [shown for name, shown in required if body.get(name) in (None, "")]
+    if missing:
+        raise MissingParameters("Event", missing, "add")
+    objects = EventObjects()
+    for link, attr in EXTERNAL_LINKS.items():
+        ref = body.get(link)
+        if ref is not None:
+            setattr(objects, attr, ref.get("id") or None)
+    return ExternalEvent(
+        description=body["description"],
+        severity=Severity(body["severity"]),
+        origin=body["origin"],
+        custom_id=body["custom_id"],
+        flood_rate=body.get("flood_rate"),
+        correlation_id=body.get("correlation_id") or None,
+        objects=objects,
+    )

@@ -116,7 +116,7 @@ def _attr(text: str) -> str:
 
 
 def _xml_obj(obj: Obj, tag: str, pad: str, out: list[str]) -> None:
-    attrs = "".join(f' {k}="{_attr(v)}"' for k, v in obj.attrs.items())
+    attrs = "".join([f' {k}="{_attr(v)}"' for k, v in obj.attrs.items()])
     if not (obj.actions or obj.items or obj.links):
         out.append(f"{pad}<{tag}{attrs}/>")
         return
@@ -127,7 +127,12 @@ def _xml_obj(obj: Obj, tag: str, pad: str, out: list[str]) -> None:
         out.extend(f'{inner}  <link href="{_attr(href)}" rel="{rel}"/>' for rel, href in obj.actions)
         out.append(f"{inner}</actions>")
     for name, value in obj.items:
-        if isinstance(value, Obj):
+        if type(value) is str:
+            # Most values: plain text with nothing to clean or escape, checked in C.
+            if not (value.isascii() and value.isprintable()) or "&" in value or "<" in value or ">" in value:
+                value = _escape(clean(value))
+            out.append(f"{inner}<{name}>{value}</{name}>")
+        elif isinstance(value, Obj):
             _xml_obj(value, name, inner, out)
         elif isinstance(value, Many):
             if not value.items:
@@ -167,13 +172,13 @@ def to_xml(document: Document) -> bytes:
 
 
 def _json_obj(obj: Obj) -> dict[str, Any]:
-    out: dict[str, Any] = {k: clean(v) for k, v in obj.attrs.items()}
+    out: dict[str, Any] = {k: v if v.isascii() and v.isprintable() else clean(v) for k, v in obj.attrs.items()}
     if obj.actions:
         out["actions"] = {"link": [{"href": clean(h), "rel": r} for r, h in obj.actions]}
     for name, value in obj.items:
         kind = type(value)
-        if kind is str and value.isascii() and value.isprintable():  # type: ignore[union-attr]
-            out[name] = value  # most values: plain text, nothing to convert or clean
+        if kind is str:  # most values: plain text, nothing to convert or clean
+            out[name] = value if value.isascii() and value.isprintable() else clean(value)  # type: ignore[union-attr,arg-type]
         elif kind is Obj:
             out[name] = _json_obj(value)  # type: ignore[arg-type]
         elif kind is Many:

@@ -21,6 +21,7 @@ from storconn.engine.model import (
     SUPPORTED_VERSIONS,
     DataCenter,
     DiscoveredTarget,
+    Event,
     Host,
     HostLun,
     LunDisk,
@@ -42,14 +43,19 @@ API_VERSION = (4, 5, 0)  # the oVirt API version this engine speaks
 BLANK_ID = "00000000-0000-0000-0000-000000000000"
 
 _FILE_TYPES = (StorageType.NFS, StorageType.POSIXFS, StorageType.GLUSTERFS)
+# Reading a member from its Enum class (StorageType.NFS) costs microseconds on Python 3.11;
+# the per-row checks of a long list compare with these instead.
+_ISCSI, _FCP, _LOCALFS = StorageType.ISCSI, StorageType.FCP, StorageType.LOCALFS
+_NFS, _POSIXFS, _GLUSTERFS = StorageType.NFS, StorageType.POSIXFS, StorageType.GLUSTERFS
 
 
 def split_connection(connection: StorageConnection) -> tuple[str | None, str | None]:
     """``(address, path)`` of a stored connection string, as oVirt shows them."""
     text = connection.connection
-    if connection.type in (StorageType.ISCSI, StorageType.FCP):
+    kind = connection.type
+    if kind == _ISCSI or kind == _FCP:
         return text or None, None
-    if connection.type == StorageType.LOCALFS:
+    if kind == _LOCALFS:
         return None, text
     if text.startswith("["):
         end = text.find("]:")
@@ -61,22 +67,23 @@ def split_connection(connection: StorageConnection) -> tuple[str | None, str | N
 
 
 def _connection_details(target: Obj, connection: StorageConnection) -> Obj:
-    target.add("type", connection.type.value)
+    kind = connection.type
+    target.add("type", str(kind))  # a StrEnum's str() is its value, without enum's slow .value
     address, path = split_connection(connection)
-    if connection.type == StorageType.ISCSI:
+    if kind == _ISCSI:
         target.add("address", address).add("port", connection.port).add("target", connection.iqn)
         target.add("portal", connection.portal).add("username", connection.username)
         return target
     target.add("address", address).add("path", path)
-    if connection.type == StorageType.NFS:
+    if kind == _NFS:
         if connection.nfs_version is not None:
             target.add("nfs_version", NFS_VERSION_OUT.get(connection.nfs_version))
         target.add("nfs_retrans", connection.nfs_retrans).add("nfs_timeo", connection.nfs_timeo)
-    if connection.type in (StorageType.POSIXFS, StorageType.GLUSTERFS):
+    if kind == _POSIXFS or kind == _GLUSTERFS:
         target.add("vfs_type", connection.vfs_type)
-    if connection.type in _FILE_TYPES:
+    if kind in _FILE_TYPES:
         target.add("mount_options", connection.mount_options)
-    if connection.type == StorageType.GLUSTERFS and connection.gluster_volume:
+    if kind == _GLUSTERFS and connection.gluster_volume:
         target.add("gluster_volume", Obj("gluster_volume", {"id": connection.gluster_volume}))
     return target
 
@@ -87,11 +94,14 @@ def storage_connection(connection: StorageConnection, base: str, *, href: str | 
 
 
 def storage_connections(
-    connections: Iterable[StorageConnection], base: str, *, domain_id: str | None = None
+    connections: Iterable[StorageConnection], base: str, *, domain_id: str | None = None,
+    disk_id: str | None = None,
 ) -> Collection:
+    """A list of connections; under a domain's or a disk's ``storageconnections`` when one is given."""
+    owner = f"storagedomains/{domain_id}" if domain_id else f"disks/{disk_id}" if disk_id else None
     items = []
     for connection in connections:
-        href = f"{base}/storagedomains/{domain_id}/storageconnections/{connection.id}" if domain_id else None
+        href = f"{base}/{owner}/storageconnections/{connection.id}" if owner else None
         items.append(storage_connection(connection, base, href=href))
     return Collection("storage_connections", "storage_connection", items)
 
@@ -122,6 +132,8 @@ def storage_domain(
         _connection_details(storage, known[0])
     else:
         storage.add("type", domain.storage_type.value)
+        if domain.volume_group_id:
+            storage.add("volume_group", _volume_group(domain, connections))
     out.add("storage", storage)
     if domain.data_center_id:
         dc_ref = _ref("data_center", f"{base}/datacenters/{domain.data_center_id}", domain.data_center_id)
@@ -133,6 +145,27 @@ def storage_domain(
     else:
         out.links.append(("storageconnections", f"{href}/storageconnections"))
     return out
+
+
+def _volume_group(domain: StorageDomain, connections: Mapping[str, StorageConnection]) -> Obj:
+    """oVirt's ``<volume_group id=..><logical_units>``: one ``<logical_unit>`` per path, with its target.
+
+    The Ansible collection and oVirt's own update read the LUN ids here to
+    tell which LUNs a domain already has.
+    """
+    units = []
+    for lun in domain.luns:
+        unit = Obj("logical_unit", {"id": lun.lun_id})
+        connection = connections.get(lun.connection_id) if lun.connection_id else None
+        if connection is not None:
+            unit.add("address", connection.connection).add("port", connection.port)
+            unit.add("target", connection.iqn).add("portal", connection.portal)
+            unit.add("username", connection.username)
+        unit.add("lun_mapping", lun.lun_mapping)
+        unit.add("storage_domain_id", domain.id).add("volume_group_id", domain.volume_group_id)
+        units.append(unit)
+    group = Obj("volume_group", {"id": domain.volume_group_id or ""})
+    return group.add("logical_units", Many("logical_unit", units))
 
 
 def storage_domains(
@@ -236,6 +269,7 @@ def disk(d: LunDisk, base: str, connections: Mapping[str, StorageConnection]) ->
         units.append(Obj("logical_unit", {"id": d.lun_id}))
     lun_storage = Obj("lun_storage").add("type", storage_type.value)
     out.add("lun_storage", lun_storage.add("logical_units", Many("logical_unit", units)))
+    out.links.append(("storageconnections", f"{base}/disks/{d.id}/storageconnections"))
     return out
 
 
@@ -260,6 +294,8 @@ def vm(v: Vm, base: str, *, inline_attachments: bool = False) -> Obj:
     href = f"{base}/vms/{v.id}"
     out = Obj("vm", {"href": href, "id": v.id})
     out.add("name", v.name).add("status", v.status.value)
+    if v.host_id:  # where it runs, as oVirt shows a running VM
+        out.add("host", _ref("host", f"{base}/hosts/{v.host_id}", v.host_id))
     if inline_attachments:
         out.add("disk_attachments", Many("disk_attachment", disk_attachments(v, base).items))
     out.actions += [(name, f"{href}/{name}") for name in ("start", "stop", "shutdown")]
@@ -271,8 +307,42 @@ def vms(items: Iterable[Vm], base: str, *, inline_attachments: bool = False) -> 
     return Collection("vms", "vm", [vm(v, base, inline_attachments=inline_attachments) for v in items])
 
 
-COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
-SEARCHABLE = ("storagedomains", "datacenters", "clusters", "hosts", "disks", "vms")
+def _event_link(tag: str, href: str | None, entity_id: str | None, name: str | None) -> Obj | None:
+    """An event's link to what it concerns: href and id when known, and the name it had then."""
+    if not entity_id and not name:
+        return None
+    out = Obj(tag, {"href": href, "id": entity_id} if entity_id and href else {})
+    return out.add("name", name)
+
+
+def event(e: Event, base: str) -> Obj:
+    """oVirt's ``<event>``: ``index`` is the id (a number that only grows), ``custom_id`` -1 for the engine's own."""
+    out = Obj("event", {"href": f"{base}/events/{e.id}", "id": str(e.id)})
+    out.add("description", e.description).add("code", e.code).add("correlation_id", e.correlation_id)
+    out.add("custom_id", -1 if e.custom_id is None else e.custom_id).add("flood_rate", e.flood_rate)
+    out.add("index", e.id).add("origin", e.origin).add("severity", e.severity.value)
+    stamp = e.time if e.time.tzinfo is not None else e.time.replace(tzinfo=datetime.UTC)  # SQLite: naive UTC
+    out.add("time", stamp.isoformat(timespec="milliseconds"))
+    o = e.objects
+    links = (
+        ("cluster", "clusters", o.cluster_id, None),
+        ("data_center", "datacenters", o.data_center_id, o.data_center_name),
+        ("host", "hosts", o.host_id, o.host_name),
+        ("storage_domain", "storagedomains", o.storage_domain_id, o.storage_domain_name),
+        ("user", "users", o.user_id, o.user_name),
+        ("vm", "vms", o.vm_id, None),
+    )
+    for tag, plural, entity_id, name in links:
+        out.add(tag, _event_link(tag, f"{base}/{plural}/{entity_id}" if entity_id else None, entity_id, name))
+    return out
+
+
+def events(items: Iterable[Event], base: str) -> Collection:
+    return Collection("events", "event", [event(e, base) for e in items])
+
+
+COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "clusters", "hosts", "disks", "vms", "events")
+SEARCHABLE = ("storagedomains", "datacenters", "clusters", "hosts", "disks", "vms", "events")
 
 
 def api_root(

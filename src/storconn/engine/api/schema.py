@@ -146,10 +146,14 @@ LOGICAL_UNIT = _schema(
      "storage_domain_id", "disk_id", "discard_max_size", "discard_zeroes_data"),
 )
 
+# oVirt takes a domain's LUNs under <storage> or under <storage><volume_group> (what a GET shows).
+VOLUME_GROUP = _schema("volume_group", {"logical_units": many(LOGICAL_UNIT)}, ("name",))
+
 # oVirt's HostStorage: a domain's <storage> and a disk's <lun_storage>.
 HOST_STORAGE = _schema(
     "storage",
-    {**_CONNECTION_DETAILS, "logical_units": many(LOGICAL_UNIT), "host": obj(HOST_REF)},
+    {**_CONNECTION_DETAILS, "logical_units": many(LOGICAL_UNIT), "host": obj(HOST_REF),
+     "volume_group": obj(VOLUME_GROUP)},
     ("name", "comment", "description", "override_luns"),
 )
 LUN_STORAGE = _schema("lun_storage", HOST_STORAGE.fields, tuple(HOST_STORAGE.ignored))
@@ -165,7 +169,15 @@ STORAGE_DOMAIN = _schema(
      "host": obj(HOST_REF)},
     _DOMAIN_IGNORED,
 )
-STORAGE_DOMAIN_UPDATE = _schema("storage_domain", {"name": STRING, "description": STRING}, ("comment",))
+# What the SDK's update sends back: the whole entity. New LUNs in <storage> extend a block domain, as
+# in oVirt; the rest of <storage> and the host are ignored, as oVirt's update ignores them; the type may
+# be sent only unchanged.
+STORAGE_DOMAIN_UPDATE = _schema(
+    "storage_domain",
+    {"name": STRING, "description": STRING, "storage": obj(HOST_STORAGE), "type": enum(*DOMAIN_TYPES)},
+    (*_DOMAIN_IGNORED, "host", "status", "data_center", "data_centers", "master", "available", "used",
+     "committed", "external_status", "import"),
+)
 STORAGE_DOMAIN_REF = _schema("storage_domain", {"name": STRING}, ("comment", "description"))
 
 VERSION = _schema("version", {"major": INTEGER, "minor": INTEGER}, ("build", "full_version", "revision"))
@@ -225,10 +237,25 @@ DISK_ATTACHMENT = _schema(
      "description", "comment", "name"),
 )
 
+# oVirt's Event for POST /events: links by id only (a name is ignored, as oVirt ignores it).
+_EVENT_LINK = _schema("link", {}, ("name", "comment", "description", "external_status"))
+EVENT = _schema(
+    "event",
+    {"description": STRING, "severity": enum("normal", "warning", "error", "alert"), "origin": STRING,
+     "custom_id": INTEGER, "flood_rate": INTEGER, "correlation_id": STRING,
+     **{link: obj(_EVENT_LINK) for link in ("host", "storage_domain", "data_center", "cluster", "vm", "user")}},
+    ("comment", "name", "code", "index", "time", "log_on_host", "custom_data", "template"),
+)
+
+# A VM's start names its host as the SDK does: <action><vm><placement_policy><hosts><host>.
+PLACEMENT_POLICY = _schema("placement_policy", {"hosts": many(HOST_REF)}, ("affinity",), has_id=False)
+VM_PLACEMENT = _schema("vm", {"placement_policy": obj(PLACEMENT_POLICY)}, tuple(VM.ignored) + ("name",))
+
 ACTION = _schema(
     "action",
-    {"async": BOOLEAN, "force": BOOLEAN, "host": obj(HOST_REF)},
-    ("correlation_id", "reason"),
+    {"async": BOOLEAN, "force": BOOLEAN, "host": obj(HOST_REF), "vm": obj(VM_PLACEMENT)},
+    ("correlation_id", "reason", "pause", "use_cloud_init", "use_sysprep", "use_ignition", "use_initialization",
+     "volatile", "filter", "authorized_key"),
     has_id=False,
 )
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -40,12 +41,16 @@ __all__ = [
     "DataCenterRow",
     "DiskAttachmentRow",
     "DomainConnectionRow",
+    "DomainLunRow",
     "DomainRow",
+    "EventRow",
     "FlowRow",
+    "HostDiskReferenceRow",
     "HostRow",
     "LunDiskConnectionRow",
     "LunDiskRow",
     "ReferenceRow",
+    "SsoTokenRow",
     "UserRow",
     "VmRow",
     "utcnow",
@@ -150,6 +155,8 @@ class DomainRow(Base):
     data_center_id: Mapped[str | None] = mapped_column(ForeignKey("data_centers.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Block domains (iSCSI, FCP): oVirt's volume group uuid, made once when the domain is added.
+    volume_group_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class DomainConnectionRow(Base):
@@ -193,6 +200,9 @@ class VmRow(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The host an Up VM runs on. No foreign key: adding one to an existing
+    # table rebuilds it on SQLite; removing a host clears it explicitly.
+    host_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class DiskAttachmentRow(Base):
@@ -260,5 +270,105 @@ class ClusterRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class EventRow(Base):
+    """One event of the audit log (oVirt's ``audit_log``): what happened, to what, and who did it.
+
+    ``id`` only ever grows (AUTOINCREMENT on SQLite, a sequence on
+    PostgreSQL): a client that read event N asks for ``from=N`` and gets
+    what came after, so an id is never given twice, even after the newest
+    event is deleted. The objects an event concerns are plain columns, no
+    foreign keys: an event outlives what it tells of. Their names are kept
+    as they were then, as oVirt keeps them. ``severity`` is oVirt's number
+    (0 normal, 1 warning, 2 error, 10 alert), so that ``severity>=warning``
+    is a comparison.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # An external event's (origin, custom_id) is unique; internal events have no custom_id.
+        UniqueConstraint("origin", "custom_id", name="uq_events_origin_custom_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    severity: Mapped[int] = mapped_column(Integer)
+    code: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(255))
+    custom_id: Mapped[int | None] = mapped_column(Integer)
+    flood_rate: Mapped[int] = mapped_column(Integer, default=30)
+    correlation_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(ID)
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    host_id: Mapped[str | None] = mapped_column(ID)
+    host_name: Mapped[str | None] = mapped_column(String(255))
+    storage_domain_id: Mapped[str | None] = mapped_column(ID)
+    storage_domain_name: Mapped[str | None] = mapped_column(String(255))
+    data_center_id: Mapped[str | None] = mapped_column(ID)
+    data_center_name: Mapped[str | None] = mapped_column(String(255))
+    cluster_id: Mapped[str | None] = mapped_column(ID)
+    storage_connection_id: Mapped[str | None] = mapped_column(ID)
+    disk_id: Mapped[str | None] = mapped_column(ID)
+    vm_id: Mapped[str | None] = mapped_column(ID)
+
+
+class DomainLunRow(Base):
+    """The LUNs of a block domain (oVirt's ``luns`` and ``lun_storage_server_connection_map``).
+
+    One row per path: a LUN seen through two connections has two rows. A
+    surrogate key because an FCP LUN has no connection (NULL), and a removed
+    connection leaves its LUNs in the domain without their path.
+    """
+
+    __tablename__ = "domain_luns"
+    __table_args__ = (UniqueConstraint("domain_id", "lun_id", "connection_id", name="uq_domain_luns_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("storage_domains.id", ondelete="CASCADE"), index=True
+    )
+    lun_id: Mapped[str] = mapped_column(String(255))
+    connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("storage_connections.id", ondelete="SET NULL"), index=True
+    )
+    lun_mapping: Mapped[int | None] = mapped_column(Integer)
+
+
+class HostDiskReferenceRow(Base):
+    """What a host should hold for the direct LUN disks of the VMs up on it (``engine:disk:...``)."""
+
+    __tablename__ = "host_disk_references"
+
+    host_id: Mapped[str] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True
+    )
+    ref_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    disk_id: Mapped[str] = mapped_column(ForeignKey("lun_disks.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("storage_connections.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+
+
 # Listing order everywhere: creation time, then id for rows created in the same microsecond.
 Index("ix_storage_connections_created", ConnectionRow.created_at, ConnectionRow.id)
+
+
+class SsoTokenRow(Base):
+    """A bearer token from the SSO endpoint, by its SHA-256: any engine process on the database accepts it.
+
+    The token itself is never stored (a copy of the database logs no one
+    in). ``expires_at`` is wall-clock seconds since the epoch, so that every
+    engine process reads it the same way; it moves ``idle_timeout`` seconds
+    ahead as the token is used. The user's role is read through the join on
+    every use, and a removed user's tokens go with it.
+    """
+
+    __tablename__ = "sso_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    idle_timeout: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

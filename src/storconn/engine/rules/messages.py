@@ -53,8 +53,11 @@ class Action:
     REMOVE_DISK = "Cannot remove Virtual Disk."
     ADD_VM = "Cannot add VM."
     EDIT_VM = "Cannot edit VM."
+    RUN_VM = "Cannot run VM."
     ATTACH_DISK = "Cannot attach Virtual Disk."
     ADD_USER = "Cannot add User."
+    ADD_EVENT = "Cannot add External Event."
+    REMOVE_EVENT = "Cannot remove Event."
 
 
 class IncompleteParameters(BadRequest):

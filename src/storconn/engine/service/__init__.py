@@ -15,6 +15,9 @@ CONTRACT (the API layer codes against exactly these signatures):
     # users (SSO)
     .authenticate(username: str, password: str) -> User          # Unauthorized
     .add_user(username: str, password: str, role: Role) -> User
+    .open_session(user: User, idle_timeout: float) -> str        # a bearer token, stored hashed
+    .session_user(token: str) -> User | None                     # None: unknown, expired, revoked
+    .close_session(token: str) -> None
 
     # storage connections
     .list_connections(*, max: int | None = None) -> list[StorageConnection]
@@ -31,8 +34,11 @@ CONTRACT (the API layer codes against exactly these signatures):
     .get_domain(domain_id: str) -> StorageDomain
     .add_domain(name: str, *, storage_type: StorageType, domain_type: str = "data",
                 description: str | None = None, connection_id: str | None = None,
-                connection: ConnectionFields | None = None, host: str | None = None) -> StorageDomain
-    .update_domain(domain_id: str, *, name: str | None = None, description: str | None = None) -> StorageDomain
+                connection: ConnectionFields | None = None, host: str | None = None,
+                luns: list[LunFields] | None = None) -> StorageDomain
+        # luns: iSCSI LUNs on any number of targets (one connection per target), or FCP LUN ids
+    .update_domain(domain_id: str, *, name: str | None = None, description: str | None = None,
+                   luns: list[LunFields] | None = None) -> StorageDomain   # new LUNs extend a block domain
     .remove_domain(domain_id: str) -> None
     .domain_connections(domain_id: str) -> list[StorageConnection]
     .attach_connection(domain_id: str, connection_id: str) -> None
@@ -79,15 +85,24 @@ CONTRACT (the API layer codes against exactly these signatures):
     .get_disk(disk_id: str) -> LunDisk
     .add_lun_disk(name: str, *, lun_id: str, connections: list[ConnectionFields]) -> LunDisk
     .remove_disk(disk_id: str) -> None
+    .disk_connections(disk_id: str) -> list[StorageConnection]
     .list_vms() -> list[Vm]
     .get_vm(vm_id: str) -> Vm
     .add_vm(name: str, *, status: VmStatus = VmStatus.DOWN) -> Vm
-    .set_vm_status(vm_id: str, status: VmStatus) -> Vm
+    .set_vm_status(vm_id: str, status: VmStatus, *, host: str | None = None) -> Vm
+        # Up on ``host`` (or where it is, or the first Up host): the host holds its LUN disks' connections
     .attach_disk(vm_id: str, disk_id: str, *, plugged: bool = True) -> Vm
 
     # the connectivity test (seed 001): acquire a flow reference on the host,
     # wait for it, release it, answer what the agent saw
     .test_connection(connection_id: str, *, host: str, timeout: float = 30.0) -> dict[str, Any]
+
+    # events (the audit log, newest first); every command above records its own
+    .list_events(*, max: int | None = None, from_id: int | None = None, search: str | None = None,
+                 case_sensitive: bool = True) -> list[Event]      # search: BadRequest UNSUPPORTED_SEARCH
+    .get_event(event_id: str) -> Event                             # NotFound
+    .add_event(event: ExternalEvent) -> Event                      # oVirt's AddExternalEvent
+    .remove_event(event_id: str) -> None                           # NotFound
 """
 
 from __future__ import annotations
@@ -95,6 +110,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storconn.engine.hosts import HostDispatcher
+from storconn.engine.rules import events as event_rules
 from storconn.engine.service.base import FLOW_MAX_AGE, EngineBase
 from storconn.engine.service.clusters import ClusterCommands
 from storconn.engine.service.connections import ConnectionCommands
@@ -104,8 +120,10 @@ from storconn.engine.service.domains import DomainCommands
 from storconn.engine.service.host_maintenance import HostMaintenanceCommands
 from storconn.engine.service.host_state import HostStateQueries
 from storconn.engine.service.host_storage import HostStorageCommands
+from storconn.engine.service.events import EventCommands
 from storconn.engine.service.hosts import HostCommands
 from storconn.engine.service.probes import ProbeCommands
+from storconn.engine.service.sessions import SessionCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
 __all__ = ["ADMIN_USER", "Engine", "EngineBase"]
@@ -123,6 +141,8 @@ class Engine(
     HostStateQueries,
     ProbeCommands,
     DiskCommands,
+    EventCommands,
+    SessionCommands,
 ):
     """The engine's commands and queries; see CONTRACT above.
 
@@ -147,6 +167,10 @@ class Engine(
         self._ensure_admin(admin_password)
         with self._tx() as repo:
             repo.forget_flows_before(FLOW_MAX_AGE)
+            repo.prune_events(self.events_kept)
+            # oVirt's VDC_START: also what makes ``GET /events?max=1`` (ovirt_host's first
+            # call, which indexes [0]) find an event on a new engine.
+            self._record(event_rules.engine_started(), repo)
         if sync_on_start:
             self.sync_hosts()
 

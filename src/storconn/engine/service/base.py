@@ -15,8 +15,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from storconn.agent.client import AgentUnavailable
 from storconn.connection import ConnectionInfo, StorconnError
-from storconn.engine import rules
+from storconn.engine import actor, rules
 from storconn.engine.db import Database, Locks, Repository, UnitOfWork, upgrade_engine
+from storconn.engine.rules import events as event_rules
 from storconn.engine.errors import BadRequest, EngineError
 from storconn.engine.hosts import DispatchResult, HostDispatcher, SyncResult
 from storconn.engine.model import (
@@ -27,7 +28,7 @@ from storconn.engine.model import (
 )
 from storconn.engine.secrets import SecretBox
 
-__all__ = ["CONNECT_TIMEOUT", "FLOW_MAX_AGE", "EngineBase", "command", "found"]
+__all__ = ["CONNECT_TIMEOUT", "EVENTS_KEPT", "FLOW_MAX_AGE", "EngineBase", "command", "found"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 FLOW_MAX_AGE = timedelta(minutes=10)
 # How long add/edit with a host wait for the host to connect.
 CONNECT_TIMEOUT = 30.0
+# The audit log keeps the newest this many events (oVirt keeps 30 days; a count
+# bounds the table whatever the rate). Pruned every PRUNE_EVERY events and on start.
+EVENTS_KEPT = 10_000
+PRUNE_EVERY = 100
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -85,6 +90,7 @@ class EngineBase:
         self.locks = Locks(self._db.engine)
         self._hosts = hosts if hosts is not None else HostDispatcher()
         self._own_hosts = hosts is None
+        self.events_kept = EVENTS_KEPT
 
     def close(self) -> None:
         if self._own_hosts:
@@ -155,7 +161,51 @@ class EngineBase:
         }
         with self._tx() as repo:
             for host_id, status in changed.items():
+                # Read in this transaction: only a real change of status is an event.
+                stored = repo.host(host_id)
+                if stored is None:
+                    continue  # removed meanwhile
                 repo.set_host_status(host_id, status)
+                if stored.status is not status:
+                    up = status is HostStatus.UP
+                    event = event_rules.host_up if up else event_rules.host_non_responsive
+                    self._record(event(stored), repo)
+
+    def _record(self, event: event_rules.NewEvent, repo: Repository | None = None) -> None:
+        """Add ``event`` to the audit log, by the acting user (``storconn.engine.actor``).
+
+        With ``repo``, in the command's own transaction: the event stands or
+        falls with the change it tells of. Without, in a transaction of its
+        own after the fact; a failure to write it is logged and does not
+        turn the command that already happened into a failure.
+        """
+        who = actor.current()
+        user = who.user_name if who else None
+        if user and event.objects.user_name is None:
+            event.objects.user_name = user
+        description = event_rules.render(event, user)
+
+        def write(repo: Repository) -> None:
+            new_id = repo.add_event(
+                code=event.code,
+                severity=event.severity,
+                description=description,
+                origin=event_rules.ORIGIN,
+                objects=event.objects,
+                correlation_id=who.correlation_id if who else None,
+            )
+            if new_id % PRUNE_EVERY == 0:
+                repo.prune_events(self.events_kept)
+            log.info("event %d (code %d, %s): %s", new_id, event.code, event.severity, description)
+
+        if repo is not None:
+            write(repo)
+            return
+        try:
+            with self._tx() as own:
+                write(own)
+        except EngineError as exc:
+            log.warning("event not recorded (%s): %s", exc.key, description)
 
     def _try_on_host(
         self, host: Host, conn: StorageConnection, *, timeout: float

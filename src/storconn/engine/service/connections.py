@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from storconn.engine import rules
-from storconn.engine.errors import BadRequest, NotFound
+from storconn.engine.errors import BadRequest, EngineError, NotFound
 from storconn.engine.model import (
     ConnectionFields,
     StorageConnection,
@@ -14,6 +14,7 @@ from storconn.engine.model import (
     StorageType,
 )
 from storconn.engine.rules import Action
+from storconn.engine.rules import events as event_rules
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 
@@ -50,6 +51,7 @@ class ConnectionCommands(EngineBase):
                 self._connect_or_raise(target, conn)
             with self._tx() as repo:
                 repo.save_connection(conn, data_center_id=dc_id)
+                self._record(event_rules.connection_added(conn), repo)
         return rules.without_password(conn)
 
     @command(Action.EDIT_CONNECTION)
@@ -78,6 +80,7 @@ class ConnectionCommands(EngineBase):
                 self._connect_or_raise(target, new)
             with self._tx() as repo:
                 repo.save_connection(new, data_center_id=repo.connection_data_center(connection_id))
+                self._record(event_rules.connection_updated(new), repo)
                 dc_ids = {d.data_center_id for d in domains if d.data_center_id}
                 for dc_id in dc_ids:
                     repo.refresh_references(dc_id)
@@ -120,6 +123,7 @@ class ConnectionCommands(EngineBase):
                     conn, domains=repo.domains_using(conn.id), disks=repo.disks_using(conn.id)
                 )
                 repo.delete_connection(conn.id)
+                self._record(event_rules.connection_removed(conn), repo)
         if target is not None:
             # Disconnecting is making the host hold only what it should: nothing of this connection.
             # A failure is logged and does not undo the removal.
@@ -132,5 +136,15 @@ class ConnectionCommands(EngineBase):
         """What the agent saw of a flow reference (``connected``, ``lastError``, ``path``), and the host."""
         conn = self._existing_connection(connection_id, secrets=True, missing=NotFound)
         target = self._host(host)
-        status = self._try_on_host(target, conn, timeout=timeout)
+        try:
+            status = self._try_on_host(target, conn, timeout=timeout)
+        except EngineError as exc:
+            self._record(event_rules.connection_tested(conn, target, connected=False, error=exc.message))
+            raise
+        connected = bool(status.get("connected"))
+        error = None
+        if not connected:
+            code, message = (status.get("lastError") or [0, ""])[:2]
+            error = f"[{code}] {message}" if code else None
+        self._record(event_rules.connection_tested(conn, target, connected=connected, error=error))
         return {**status, "host": {"id": target.id, "name": target.name}, "connection": conn.id}

@@ -19,6 +19,8 @@ from storconn.engine.model import (
 from storconn.engine.rules import Action
 from storconn.engine.rules import clusters as cluster_rules
 from storconn.engine.rules import domains as domain_rules
+from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import Code
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 from storconn.engine.service.clusters import data_center_key
@@ -69,6 +71,7 @@ class DataCenterCommands(EngineBase):
             taken = repo.data_center_by_name(name) is not None
             rules.check_name_free(name, taken, entity="data center")
             repo.add_data_center(dc)
+            self._record(event_rules.data_center_added(dc), repo)
         return dc
 
     @command(Action.EDIT_DATA_CENTER)
@@ -154,26 +157,38 @@ class DataCenterCommands(EngineBase):
                     rules.check_duplicates(conn, repo.candidates(conn), data_center_id=dc.id)
                     repo.set_connection_data_center(conn, dc.id)
             repo.save_domain(domain)
+            self._record(event_rules.domain_event(Code.DOMAIN_ATTACHED, domain, dc), repo)
             return domain
 
     @command(Action.ACTIVATE_DOMAIN)
     def activate_domain(self, dc_id: str, domain_id: str) -> list[str]:
-        return self._move_domain(dc_id, domain_id, domain_rules.activate, Action.ACTIVATE_DOMAIN)
+        return self._move_domain(
+            dc_id, domain_id, domain_rules.activate, Action.ACTIVATE_DOMAIN, Code.DOMAIN_ACTIVATED
+        )
 
     @command(Action.DEACTIVATE_DOMAIN)
     def deactivate_domain(self, dc_id: str, domain_id: str) -> list[str]:
         return self._move_domain(
-            dc_id, domain_id, domain_rules.deactivate, Action.DEACTIVATE_DOMAIN
+            dc_id, domain_id, domain_rules.deactivate, Action.DEACTIVATE_DOMAIN, Code.DOMAIN_DEACTIVATED
         )
 
     @command(Action.DETACH_DOMAIN)
     def detach_domain(self, dc_id: str, domain_id: str) -> None:
         self._move_domain(
-            dc_id, domain_id, domain_rules.detach_from_data_center, Action.DETACH_DOMAIN
+            dc_id,
+            domain_id,
+            domain_rules.detach_from_data_center,
+            Action.DETACH_DOMAIN,
+            Code.DOMAIN_DETACHED,
         )
 
     def _move_domain(
-        self, dc_id: str, domain_id: str, move: Callable[[StorageDomain, str], Any], action: str
+        self,
+        dc_id: str,
+        domain_id: str,
+        move: Callable[[StorageDomain, str], Any],
+        action: str,
+        code: int,
     ) -> list[str]:
         """Change a domain's status, then make the data center's Up hosts hold what they should.
 
@@ -181,7 +196,7 @@ class DataCenterCommands(EngineBase):
         """
         with self.locks.hold([keys.domain_key(domain_id)], action=action):
             with self._tx() as repo:
-                found(repo.data_center(dc_id), "data center", dc_id)
+                dc = found(repo.data_center(dc_id), "data center", dc_id)
                 domain = found(repo.domain(domain_id), "storage domain", domain_id)
                 domain.status = move(domain, dc_id)
                 if domain.status is DomainStatus.UNATTACHED:
@@ -189,6 +204,11 @@ class DataCenterCommands(EngineBase):
                 repo.save_domain(domain)
                 repo.refresh_references(dc_id)
                 hosts = self._up_hosts(repo, dc_id)
+                self._record(event_rules.domain_event(code, domain, dc), repo)
             result = self._sync(hosts)
+        if code == Code.DOMAIN_ACTIVATED:
+            for host in hosts:
+                if host.id in result.failed:
+                    self._record(event_rules.domain_storage_failed(domain, dc, host))
         names = {host.id: host.name for host in hosts}
         return sorted(names[host_id] for host_id in result.failed)

@@ -1,12 +1,23 @@
-"""Direct LUN disks and the VMs that use them."""
+"""Direct LUN disks and the VMs that use them.
+
+A VM is storconn's stand-in for oVirt's: a status, the host it runs on
+while Up, and disk attachments. What matters to storage is item 12 of
+issue 9: a VM Up on a host makes that host hold its plugged LUN disks'
+connections (``engine:disk:<disk>:<connection>:<revision>``), and they are
+released when it goes down or the disk is unplugged.
+"""
 
 from __future__ import annotations
 
 import uuid
 
 from storconn.engine import rules
+from storconn.engine.db import Repository
+from storconn.engine.errors import Conflict
 from storconn.engine.model import (
     ConnectionFields,
+    Host,
+    HostStatus,
     LunDisk,
     StorageConnection,
     StorageType,
@@ -78,23 +89,70 @@ class DiskCommands(EngineBase):
             repo.add_vm(vm)
         return vm
 
+    def disk_connections(self, disk_id: str) -> list[StorageConnection]:
+        """The connections a direct LUN disk is reached through (``/disks/{id}/storageconnections``)."""
+        with self._tx(write=False) as repo:
+            disk = found(repo.disk(disk_id), "disk", disk_id)
+            by_id = repo.connections_by_id(disk.connection_ids)
+            return [by_id[cid] for cid in disk.connection_ids if cid in by_id]
+
     @command(Action.EDIT_VM)
-    def set_vm_status(self, vm_id: str, status: VmStatus) -> Vm:
+    def set_vm_status(self, vm_id: str, status: VmStatus, *, host: str | None = None) -> Vm:
+        """Start (Up) or stop (Down) a VM; an Up VM runs on ``host`` (id or name).
+
+        Without ``host``, a VM that is already Up stays where it is, and one
+        that starts runs on the first Up host, as oVirt's scheduler would
+        pick one; with no Up host at all it is Up on none and holds nothing
+        (storconn's VMs are a stand-in: nothing really runs).
+        """
+        status = VmStatus(status)
         vm = self.get_vm(vm_id)
+        target = self._vm_host(vm, host) if status is VmStatus.UP else None
         # Starting a VM takes its disks' locks: an iSCSI edit holding them excludes it.
         disk_keys = [keys.disk_key(att.disk_id) for att in vm.disk_attachments if att.plugged]
-        with (
-            self.locks.hold([f"vm:{vm_id}", *disk_keys], action=Action.EDIT_VM),
-            self._tx() as repo,
-        ):
-            repo.set_vm_status(vm_id, VmStatus(status))
-            return found(repo.vm(vm_id), "VM", vm_id)
+        with self.locks.hold([f"vm:{vm_id}", *disk_keys], action=Action.EDIT_VM):
+            with self._tx() as repo:
+                repo.set_vm_status(vm_id, status, host_id=target)
+                hosts = self._changed_disk_hosts(repo, repo.refresh_disk_references())
+                updated = found(repo.vm(vm_id), "VM", vm_id)
+            # After the commit: a slow host never holds the database.
+            self._sync(hosts)
+        return updated
+
+    def _vm_host(self, vm: Vm, host: str | None) -> str | None:
+        """The id of the host an Up VM runs on: the one named (it must be Up), else where it is, else the first Up."""
+        if host is not None:
+            chosen = self._host(host)
+            if chosen.status is not HostStatus.UP:
+                raise Conflict(
+                    "ACTION_TYPE_FAILED_VDS_STATUS_ILLEGAL",
+                    "Operation can be performed only when Host status is Up "
+                    f"(host {chosen.name} is {chosen.status.value}).",
+                    action=Action.RUN_VM,
+                )
+            return chosen.id
+        if vm.status is VmStatus.UP and vm.host_id is not None:
+            return vm.host_id
+        with self._tx(write=False) as repo:
+            up = [h for h in repo.hosts() if h.status is HostStatus.UP]
+        return up[0].id if up else None
+
+    @staticmethod
+    def _changed_disk_hosts(repo: Repository, host_ids: set[str]) -> list[Host]:
+        """The hosts (with their tokens, for the agent) whose disk references changed and that are Up."""
+        hosts = [repo.host(host_id, secrets=True) for host_id in sorted(host_ids)]
+        return [host for host in hosts if host is not None and host.status is HostStatus.UP]
 
     @command(Action.ATTACH_DISK)
     def attach_disk(self, vm_id: str, disk_id: str, *, plugged: bool = True) -> Vm:
+        """Attach (or plug, unplug) a disk; a running VM's host gets or releases its connections."""
         lock_keys = [f"vm:{vm_id}", keys.disk_key(disk_id)]
-        with self.locks.hold(lock_keys, action=Action.ATTACH_DISK), self._tx() as repo:
-            found(repo.vm(vm_id), "VM", vm_id)
-            found(repo.disk(disk_id), "disk", disk_id)
-            repo.attach_disk(vm_id, disk_id, plugged=plugged)
-            return found(repo.vm(vm_id), "VM", vm_id)
+        with self.locks.hold(lock_keys, action=Action.ATTACH_DISK):
+            with self._tx() as repo:
+                found(repo.vm(vm_id), "VM", vm_id)
+                found(repo.disk(disk_id), "disk", disk_id)
+                repo.attach_disk(vm_id, disk_id, plugged=plugged)
+                hosts = self._changed_disk_hosts(repo, repo.refresh_disk_references())
+                updated = found(repo.vm(vm_id), "VM", vm_id)
+            self._sync(hosts)
+        return updated

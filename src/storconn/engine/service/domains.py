@@ -8,13 +8,17 @@ from storconn.engine import rules
 from storconn.engine.errors import NotFound
 from storconn.engine.model import (
     ConnectionFields,
+    Host,
+    LunFields,
     StorageConnection,
     StorageDomain,
     StorageType,
 )
 from storconn.engine.rules import Action
 from storconn.engine.rules import domains as domain_rules
+from storconn.engine.rules import events as event_rules
 from storconn.engine.rules import locks as keys
+from storconn.engine.service import luns as lun_plans
 from storconn.engine.service.base import EngineBase, command, found
 
 
@@ -38,6 +42,7 @@ class DomainCommands(EngineBase):
         connection_id: str | None = None,
         connection: ConnectionFields | None = None,
         host: str | None = None,
+        luns: list[LunFields] | None = None,
     ) -> StorageDomain:
         rules.check_name(name, entity="StorageDomain")
         storage_type = rules.storage_type(storage_type)
@@ -48,7 +53,11 @@ class DomainCommands(EngineBase):
             domain_type=domain_type,
             description=description,
         )
+        if storage_type in lun_plans.BLOCK_TYPES:
+            domain.volume_group_id = lun_plans.volume_group_id()
         target = self._host(host) if host is not None else None
+        if luns and connection_id is None:
+            return self._add_lun_domain(domain, luns, target)
         if connection_id is not None:
             conn = self._existing_connection(connection_id, secrets=True)
             lock_keys = [keys.connection_key(conn.id)]
@@ -72,11 +81,60 @@ class DomainCommands(EngineBase):
                 )
                 if conn is not None and is_new:
                     repo.save_connection(conn)
+                    self._record(event_rules.connection_added(conn), repo)
                 repo.save_domain(domain)
                 if conn is not None:
                     repo.attach(domain.id, conn.id)
                     domain.connection_ids = [conn.id]
+                self._record(event_rules.domain_event(event_rules.Code.DOMAIN_ADDED, domain), repo)
         return domain
+
+    def _add_lun_domain(
+        self, domain: StorageDomain, luns: list[LunFields], target: Host | None
+    ) -> StorageDomain:
+        """A block domain given as LUNs, on any number of targets: one connection per target."""
+        plan = lun_plans.plan_luns(domain.storage_type, luns)
+        with self.locks.hold(plan.lock_keys, action=Action.ADD_DOMAIN):
+            with self._tx(write=False) as repo:
+                lun_plans.check_luns_free(repo, [unit.lun_id for unit in luns])
+                plan.resolve(repo)
+            if target is not None:
+                for conn in plan.chosen:
+                    self._connect_or_raise(target, conn)
+            # One transaction: connections created with the domain go away if the domain fails.
+            with self._tx() as repo:
+                rules.check_name_free(
+                    domain.name, repo.domain_by_name(domain.name) is not None, entity="storage domain"
+                )
+                repo.save_domain(domain)
+                lun_plans.store_luns(repo, domain, plan)
+        return domain
+
+    def _extend(self, domain_id: str, luns: list[LunFields]) -> list[Host]:
+        """oVirt's ExtendSANStorageDomain: the LUNs new to a block domain join it; the Up hosts to sync.
+
+        LUNs the domain has are left alone (the SDK sends every LUN back on
+        update); a file domain ignores them, as oVirt's update does.
+        """
+        with self._tx(write=False) as repo:
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+        have = {lun.lun_id for lun in domain.luns}
+        new = [unit for unit in luns if unit.lun_id not in have]
+        if domain.storage_type not in lun_plans.BLOCK_TYPES or not new:
+            return []
+        plan = lun_plans.plan_luns(domain.storage_type, new)
+        lock_keys = [keys.domain_key(domain_id), *plan.lock_keys]
+        with self.locks.hold(lock_keys, action=Action.EDIT_DOMAIN):
+            with self._tx() as repo:
+                domain = found(repo.domain(domain_id), "storage domain", domain_id)
+                lun_plans.check_luns_free(repo, [unit.lun_id for unit in new], domain_id=domain.id)
+                plan.resolve(repo)
+                lun_plans.store_luns(repo, domain, plan)
+                if domain.data_center_id is None:
+                    return []
+                # An active domain's hosts connect to its new targets.
+                repo.refresh_references(domain.data_center_id)
+                return self._up_hosts(repo, domain.data_center_id)
 
     def _domain_connection(
         self, domain: StorageDomain, conn: StorageConnection | None, connection_id: str | None
@@ -103,8 +161,23 @@ class DomainCommands(EngineBase):
 
     @command(Action.EDIT_DOMAIN)
     def update_domain(
-        self, domain_id: str, *, name: str | None = None, description: str | None = None
+        self,
+        domain_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        luns: list[LunFields] | None = None,
     ) -> StorageDomain:
+        if luns:
+            if name is not None:
+                # Checked before the LUNs join, so that a refused name changes nothing.
+                with self._tx(write=False) as repo:
+                    domain = found(repo.domain(domain_id), "storage domain", domain_id)
+                    if name != domain.name:
+                        rules.check_name(name, entity="StorageDomain", verb="update")
+                        taken = repo.domain_by_name(name) is not None
+                        rules.check_name_free(name, taken, entity="storage domain")
+            self._sync(self._extend(domain_id, luns))
         with (
             self.locks.hold([keys.domain_key(domain_id)], action=Action.EDIT_DOMAIN),
             self._tx() as repo,
@@ -119,6 +192,7 @@ class DomainCommands(EngineBase):
             if description is not None:
                 domain.description = description or None
             repo.save_domain(domain)
+            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_UPDATED, domain), repo)
             return domain
 
     @command(Action.REMOVE_DOMAIN)
@@ -127,11 +201,11 @@ class DomainCommands(EngineBase):
             self.locks.hold([keys.domain_key(domain_id)], action=Action.REMOVE_DOMAIN),
             self._tx() as repo,
         ):
-            domain_rules.check_remove_domain(
-                found(repo.domain(domain_id), "storage domain", domain_id)
-            )
+            domain = found(repo.domain(domain_id), "storage domain", domain_id)
+            domain_rules.check_remove_domain(domain)
             # The connections stay: they are entities of their own (seed 001).
             repo.delete_domain(domain_id)
+            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_REMOVED, domain), repo)
 
     def domain_connections(self, domain_id: str) -> list[StorageConnection]:
         with self._tx(write=False) as repo:

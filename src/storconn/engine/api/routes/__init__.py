@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import clusters, connections, datacenters, disks, domains, host_actions, hosts, root, vms
+from . import clusters, connections, datacenters, disks, domains, events, host_actions, hosts, root, vms
 
 # Mounted with the API prefix; root's only route carries the full path itself.
 ROUTERS = (
     connections.router, domains.router, datacenters.router, clusters.router, hosts.router, host_actions.router,
-    disks.router, vms.router,
+    disks.router, vms.router, events.router,
 )
 ROOT_ROUTER = root.router
 

@@ -50,7 +50,7 @@ async def add_domain(request: Request) -> Response:
     domain = await ctx.call(
         ctx.engine.add_domain, wanted.name, storage_type=storage_type, domain_type=wanted.domain_type,
         description=wanted.description, connection_id=wanted.connection_id, connection=wanted.connection,
-        host=wanted.host,
+        host=wanted.host, luns=wanted.luns,
     )
     document = await _domain_document(ctx, domain.id, domain)
     return ctx.created(document, document.attrs["href"])
@@ -68,10 +68,17 @@ async def get_domain(request: Request, domain_id: str) -> Response:
 
 @router.put("/storagedomains/{domain_id}")
 async def update_domain(request: Request, domain_id: str) -> Response:
-    """Name and description only; always 200 (the SDK's update accepts nothing else)."""
+    """Name and description; new ``<logical_units>`` extend a block domain, as in oVirt. Always 200."""
     ctx = Ctx(request)
     wanted = decode.storage_domain_update(await ctx.body(schema.STORAGE_DOMAIN_UPDATE), domain_id)
-    domain = await ctx.call(ctx.engine.update_domain, domain_id, name=wanted.name, description=wanted.description)
+    if wanted.domain_type is not None:
+        current = await ctx.call(ctx.engine.get_domain, domain_id)
+        if wanted.domain_type != current.domain_type:
+            raise schema.BodyError(f"Element 'storage_domain/type': the type of a storage domain cannot change "
+                                   f"(it is {current.domain_type}).", element="storage_domain/type",
+                                   key="INVALID_VALUE")
+    domain = await ctx.call(ctx.engine.update_domain, domain_id, name=wanted.name, description=wanted.description,
+                            luns=wanted.luns)
     return ctx.ok(await _domain_document(ctx, domain_id, domain))
 
 

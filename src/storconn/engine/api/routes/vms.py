@@ -43,9 +43,12 @@ async def get_vm(request: Request, vm_id: str) -> Response:
 
 
 async def _set_status(request: Request, vm_id: str, status: VmStatus) -> Response:
+    """Start runs the VM on the host named in ``<action><vm><placement_policy><hosts><host>`` (or
+    ``<action><host>``), else where oVirt's scheduler would: the first Up host. Stop and shutdown take it down."""
     ctx = Ctx(request)
     wanted = decode.action(await ctx.optional_body(schema.ACTION))
-    await ctx.call(ctx.engine.set_vm_status, vm_id, status)
+    host = wanted.host if status is VmStatus.UP else None
+    await ctx.call(ctx.engine.set_vm_status, vm_id, status, host=host)
     return ctx.action_done(body_async=wanted.async_)
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from .clusters import ClusterRows
 from .disks import DiskRows
+from .events import EventRows
 from .references import ReferenceRows
+from .sessions import SessionRows
 
 __all__ = ["Repository"]
 
 
-class Repository(ReferenceRows, DiskRows, ClusterRows):
+class Repository(ReferenceRows, DiskRows, ClusterRows, EventRows, SessionRows):
     """Every entity's rows; one per transaction (see ``UnitOfWork``)."""

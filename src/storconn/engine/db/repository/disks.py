@@ -91,11 +91,20 @@ class DiskRows(RepositoryBase):
         return self.session.scalar(select(VmRow.id).where(VmRow.name == name)) is not None
 
     def add_vm(self, vm: Vm) -> None:
-        self.session.add(VmRow(id=vm.id, name=vm.name, status=str(vm.status)))
+        self.session.add(
+            VmRow(id=vm.id, name=vm.name, status=str(vm.status), host_id=vm.host_id)
+        )
         self.session.flush()
 
-    def set_vm_status(self, vm_id: str, status: VmStatus) -> None:
-        self.session.execute(update(VmRow).where(VmRow.id == vm_id).values(status=str(status)))
+    def set_vm_status(self, vm_id: str, status: VmStatus, *, host_id: str | None = None) -> None:
+        """The VM's status and the host it runs on (None when it is down)."""
+        self.session.execute(
+            update(VmRow).where(VmRow.id == vm_id).values(status=str(status), host_id=host_id)
+        )
+
+    def clear_vm_host(self, host_id: str) -> None:
+        """A host leaves the engine: no VM runs on it any more as far as the engine knows."""
+        self.session.execute(update(VmRow).where(VmRow.host_id == host_id).values(host_id=None))
 
     def attach_disk(self, vm_id: str, disk_id: str, *, plugged: bool) -> None:
         row = self.session.get(DiskAttachmentRow, (vm_id, disk_id))
@@ -121,6 +130,7 @@ class DiskRows(RepositoryBase):
                 name=row.name,
                 status=VmStatus(row.status),
                 disk_attachments=mapping[row.id],
+                host_id=row.host_id,
             )
             for row in rows
         ]

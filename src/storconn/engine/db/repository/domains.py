@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 
 from storconn.engine.model import (
+    DomainLun,
     DomainStatus,
     StorageDomain,
     StorageType,
@@ -14,6 +15,7 @@ from storconn.engine.model import (
 
 from ..schema import (
     DomainConnectionRow,
+    DomainLunRow,
     DomainRow,
     ReferenceRow,
 )
@@ -60,8 +62,40 @@ class DomainRows(RepositoryBase):
             description=domain.description,
             data_center_id=domain.data_center_id,
             status=str(domain.status),
+            volume_group_id=domain.volume_group_id,
         )
         self._upsert(DomainRow, domain.id, values)
+
+    def add_luns(self, domain_id: str, luns: Sequence[DomainLun]) -> None:
+        """Add paths to LUNs of a block domain; a path it already has is left as it is."""
+        have = {(lun.lun_id, lun.connection_id) for lun in self._luns([domain_id])[domain_id]}
+        for lun in luns:
+            if (lun.lun_id, lun.connection_id) in have:
+                continue
+            have.add((lun.lun_id, lun.connection_id))
+            self.session.add(
+                DomainLunRow(
+                    domain_id=domain_id,
+                    lun_id=lun.lun_id,
+                    connection_id=lun.connection_id,
+                    lun_mapping=lun.lun_mapping,
+                )
+            )
+        self.session.flush()
+
+    def _luns(self, domain_ids: Sequence[str]) -> dict[str, list[DomainLun]]:
+        mapping: dict[str, list[DomainLun]] = {domain_id: [] for domain_id in domain_ids}
+        if domain_ids:
+            rows = self.session.scalars(
+                select(DomainLunRow)
+                .where(DomainLunRow.domain_id.in_(list(domain_ids)))
+                .order_by(DomainLunRow.id)
+            )
+            for row in rows:
+                mapping[row.domain_id].append(
+                    DomainLun(row.lun_id, row.connection_id, row.lun_mapping)
+                )
+        return mapping
 
     def attach(self, domain_id: str, connection_id: str) -> None:
         self.session.add(DomainConnectionRow(domain_id=domain_id, connection_id=connection_id))
@@ -78,6 +112,7 @@ class DomainRows(RepositoryBase):
 
     def delete_domain(self, domain_id: str) -> None:
         self.session.execute(delete(ReferenceRow).where(ReferenceRow.domain_id == domain_id))
+        self.session.execute(delete(DomainLunRow).where(DomainLunRow.domain_id == domain_id))
         self.session.execute(
             delete(DomainConnectionRow).where(DomainConnectionRow.domain_id == domain_id)
         )
@@ -88,6 +123,7 @@ class DomainRows(RepositoryBase):
         mapping = self._connection_ids(
             DomainConnectionRow.domain_id, DomainConnectionRow.connection_id, rows
         )
+        luns = self._luns([row.id for row in rows])
         return [
             StorageDomain(
                 id=row.id,
@@ -98,6 +134,8 @@ class DomainRows(RepositoryBase):
                 data_center_id=row.data_center_id,
                 status=DomainStatus(row.status),
                 connection_ids=mapping[row.id],
+                volume_group_id=row.volume_group_id,
+                luns=luns[row.id],
             )
             for row in rows
         ]
