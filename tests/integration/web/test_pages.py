@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from storconn.engine.model import ConnectionFields, DomainStatus, StorageType
+from storconn.engine.api import create_app
 from storconn.engine.service import Engine
+from storconn.engine.web import create_web_app
 from tests.integration.engine.conftest import ADMIN, VIEWER
+from tests.unit.engine_api.server import serve
 
 
 def _login(site: str, user: tuple[str, str]) -> httpx.Client:
@@ -216,3 +220,25 @@ def test_a_host_page_shows_an_unreachable_agent_in_words(site: str, engine: Engi
     host = engine.add_host("gone", address="127.0.0.1", port=9, token="t", data_center_id=None)
     page = _login(site, ADMIN).get(f"/hosts/{host.id}").text
     assert "Host gone" in page and "did not answer" in page
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(site: str) -> None:
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/storage").text)
+    copy = httpx.Client(base_url=site, cookies=dict(admin.cookies))
+    assert copy.get("/storage").status_code == 200
+    admin.post("/logout", data={"csrf_token": token})
+    assert copy.get("/storage").status_code == 303  # the engine forgot the session, not just this browser
+
+
+def test_a_session_from_one_engine_process_works_on_another(site: str, engine: Engine, tmp_path: Path) -> None:
+    # A second engine on the same database and key file, as a second `storconn engine serve` would be.
+    other = Engine(str(engine._db.engine.url), key_file=tmp_path / "engine" / "key", sync_on_start=False)
+    try:
+        web = create_web_app(other, session_key=other.web_session_key())
+        with serve(create_app(other, web=web)) as second:
+            admin = _login(site, ADMIN)
+            elsewhere = httpx.Client(base_url=second, cookies=dict(admin.cookies))
+            assert elsewhere.get("/storage").status_code == 200
+    finally:
+        other.close()

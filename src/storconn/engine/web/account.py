@@ -19,7 +19,7 @@ class AccountPages:
         self.kit = kit
 
     async def login_form(self, request: Request) -> Response:
-        if self.kit.user(request) is not None:
+        if await self.kit.user(request) is not None:
             return RedirectResponse("/storage", status_code=303)
         return self.kit.page(request, "login.html", None, {"error": None, "username": ""})
 
@@ -31,13 +31,13 @@ class AccountPages:
         except Unauthorized as exc:
             context = {"error": exc.message, "username": username}
             return self.kit.page(request, "login.html", None, context, status_code=401)
-        start_session(request, user.name, user.role)
+        await start_session(request, self.kit.engine, user, self.kit.session_ttl)
         return RedirectResponse("/storage", status_code=303)
 
     async def logout(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is not None and await check_csrf(request, user):
-            end_session(request)
+            await end_session(request, self.kit.engine)
         return RedirectResponse("/login", status_code=303)
 
     async def home(self, request: Request) -> Response:

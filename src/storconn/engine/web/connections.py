@@ -30,7 +30,7 @@ class ConnectionPages:
         self.kit = kit
 
     async def listing(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         rows = await run_in_threadpool(self._rows)
@@ -56,7 +56,7 @@ class ConnectionPages:
     # -- add -----------------------------------------------------------------
 
     async def new_form(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         storage_type = _storage_type(request.query_params.get("type"))
@@ -87,7 +87,7 @@ class ConnectionPages:
     # -- edit, test, remove -------------------------------------------------------
 
     async def edit_form(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         context = await run_in_threadpool(

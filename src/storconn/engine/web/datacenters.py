@@ -19,7 +19,7 @@ class DataCenterPages:
         self.kit = kit
 
     async def listing(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         context = await run_in_threadpool(self._listing)

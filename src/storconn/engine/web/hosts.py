@@ -24,7 +24,7 @@ class HostPages:
         self.kit = kit
 
     async def listing(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         context = await run_in_threadpool(self._listing)
@@ -58,7 +58,7 @@ class HostPages:
         return RedirectResponse(f"/hosts/{host_id}", status_code=303)
 
     async def detail(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         context = await run_in_threadpool(self._detail, request.path_params["host_id"])

@@ -40,7 +40,7 @@ class Kit:
 
     async def changer(self, request: Request) -> tuple[SessionUser | None, Response]:
         """The user if they may change things and sent the session's CSRF token; else the refusal."""
-        user = self.user(request)
+        user = await self.user(request)
         if user is None:
             return None, self.to_login(request)
         if not user.can_change:
@@ -51,8 +51,8 @@ class Kit:
             )
         return user, Response()
 
-    def user(self, request: Request) -> SessionUser | None:
-        return session_user(request, self.session_ttl)
+    async def user(self, request: Request) -> SessionUser | None:
+        return await session_user(request, self.engine)
 
     @staticmethod
     def listing(request: Request) -> views.Listing:

@@ -1,23 +1,29 @@
-"""Who is logged in to the web admin, for how long, and the CSRF token of their session.
+"""Who is logged in to the web admin, and the CSRF token of their session.
 
-The session lives in a cookie signed with a key derived from the engine's key
-file (Starlette's SessionMiddleware), so engine processes sharing the key
-file share sessions. ``SameSite=Strict`` keeps other sites' pages from
-sending it; the CSRF token, checked on every request that changes
-something, covers what SameSite does not (older browsers, same-site
-subdomains). A session idle longer than its time-to-live is over.
+A web session is an engine SSO session (``Engine.open_session``): its token
+is stored in the engine's database by digest only, so any engine process on
+that database accepts it, a logout ends it in all of them at once, and a
+role changed or a user removed takes effect on the next click. The browser
+keeps the token in a cookie signed with a key derived from the engine's key
+file (Starlette's SessionMiddleware), ``SameSite=Strict`` and ``HttpOnly``;
+the CSRF token beside it, checked on every request that changes something,
+covers what SameSite does not (older browsers, same-site subdomains).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from storconn.engine.model import Role
+from storconn.engine.model import Role, User
+
+if TYPE_CHECKING:
+    from storconn.engine.service import Engine
 
 __all__ = [
     "CSRF_FIELD",
@@ -44,39 +50,31 @@ class SessionUser:
         return self.role is Role.ADMIN
 
 
-def start_session(request: Request, name: str, role: Role) -> None:
+async def start_session(request: Request, engine: Engine, user: User, ttl: float) -> None:
+    token = await run_in_threadpool(engine.open_session, user, ttl)
     # A new session on login, never the one the browser came with (session fixation).
     request.session.clear()
-    request.session.update(
-        {"user": name, "role": role.value, "csrf": secrets.token_urlsafe(32), "seen": time.time()}
-    )
+    request.session.update({"token": token, "csrf": secrets.token_urlsafe(32)})
 
 
-def end_session(request: Request) -> None:
+async def end_session(request: Request, engine: Engine) -> None:
+    token = request.session.get("token")
     request.session.clear()
+    if isinstance(token, str):
+        await run_in_threadpool(engine.close_session, token)
 
 
-def session_user(request: Request, ttl: float) -> SessionUser | None:
-    """The logged-in user, or None when there is none or the session has been idle longer than ``ttl``."""
-    session = request.session
-    try:
-        name, role, csrf, seen = (
-            session["user"],
-            Role(session["role"]),
-            session["csrf"],
-            float(session["seen"]),
-        )
-    except (KeyError, ValueError, TypeError):
-        session.clear()
+async def session_user(request: Request, engine: Engine) -> SessionUser | None:
+    """The logged-in user, or None: no session, or one the engine no longer knows (expired, ended)."""
+    token, csrf = request.session.get("token"), request.session.get("csrf")
+    if not isinstance(token, str) or not isinstance(csrf, str):
+        request.session.clear()
         return None
-    now = time.time()
-    if now - seen > ttl:
-        session.clear()
+    user = await run_in_threadpool(engine.session_user, token)
+    if user is None:
+        request.session.clear()
         return None
-    # Refreshed at most once a minute: every poll would otherwise re-send the cookie.
-    if now - seen > 60:
-        session["seen"] = now
-    return SessionUser(name=str(name), role=role, csrf_token=str(csrf))
+    return SessionUser(name=user.name, role=user.role, csrf_token=csrf)
 
 
 async def check_csrf(request: Request, user: SessionUser) -> bool:

@@ -25,7 +25,7 @@ class StoragePages:
         self.kit = kit
 
     async def storage(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         view = self.kit.listing(request)
@@ -34,7 +34,7 @@ class StoragePages:
 
     async def storage_rows(self, request: Request) -> Response:
         """The table's rows alone, for the poll: the same filter and sort as the page."""
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         view = self.kit.listing(request)
@@ -91,7 +91,7 @@ class StoragePages:
     # -- Manage Domain (edit) and its Test ------------------------------------
 
     async def edit_form(self, request: Request) -> Response:
-        user = self.kit.user(request)
+        user = await self.kit.user(request)
         if user is None:
             return self.kit.to_login(request)
         context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
