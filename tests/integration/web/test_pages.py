@@ -191,7 +191,7 @@ def test_every_page_answers_for_admin_and_viewer(site: str, engine: Engine) -> N
     conn_id = engine.domain_connections(domain_id)[0].id
     host = engine.add_host("gone", address="127.0.0.1", port=9, token="t", data_center_id=None)
     pages = ["/storage", "/storage/rows", f"/storage/{domain_id}/edit", "/connections", "/connections/new",
-             f"/connections/{conn_id}/edit", "/datacenters", "/hosts", f"/hosts/{host.id}"]
+             f"/connections/{conn_id}/edit", "/datacenters", "/hosts", f"/hosts/{host.id}", "/events"]
     for user in (ADMIN, VIEWER):
         client = _login(site, user)
         for path in pages:
@@ -242,3 +242,16 @@ def test_a_session_from_one_engine_process_works_on_another(site: str, engine: E
             assert elsewhere.get("/storage").status_code == 200
     finally:
         other.close()
+
+
+def test_events_are_listed_newest_first_and_searched(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    admin = _login(site, ADMIN)
+    page = admin.get("/events").text
+    assert "sd1" in page and f'href="/storage/{domain_id}/edit"' in page
+    times = re.findall(r'<tr class="event[^>]*>\s*<td>([^<]+)</td>', page)
+    assert times == sorted(times, reverse=True) and times
+    only = admin.get("/events", params={"search": "type=950"}).text  # data center added
+    assert "dc1" in only and "sd1" not in only
+    bad = admin.get("/events", params={"search": "nosuchfield=1"})
+    assert bad.status_code == 400 and "nosuchfield" in bad.text

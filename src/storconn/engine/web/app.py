@@ -18,6 +18,7 @@ from storconn.engine.service import Engine
 from .account import account_routes
 from .connections import connection_routes
 from .datacenters import data_center_routes
+from .events import event_routes
 from .hosts import host_routes
 from .kit import HERE, Kit
 from .storage import storage_routes
@@ -47,6 +48,7 @@ def create_web_app(
         *connection_routes(kit),
         *data_center_routes(kit),
         *host_routes(kit),
+        *event_routes(kit),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
