@@ -53,9 +53,11 @@ class ObjectLocked(Conflict):
     def __init__(self, what: str, *, action: str | None = None) -> None:
         super().__init__(
             "ACTION_TYPE_FAILED_OBJECT_LOCKED",
-            f"Related operation is currently in progress ({what}). Please try again later.",
+            "Related operation is currently in progress. Please try again later.",
             action=action,
         )
+        # oVirt's text names nothing; what was locked is kept for logs and tests.
+        self.what = what
 
 
 class Unauthorized(EngineError):

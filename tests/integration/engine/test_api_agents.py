@@ -48,9 +48,8 @@ def test_activate_mounts_on_the_host_and_deactivate_unmounts(
         name="data1", type=types.StorageDomainType.DATA,
         storage=types.HostStorage(id=sc.id)))
     attached = api.data_centers_service().data_center_service(dc.id).storage_domains_service()
-    attached.add(types.StorageDomain(id=sd.id))
+    attached.add(types.StorageDomain(id=sd.id))  # attaching activates, as in oVirt
     domain = attached.storage_domain_service(sd.id)
-    domain.activate()
     assert eventually(lambda: [e for e in mounts_under(mount_root).values() if e.source == "engine-scratch"], timeout=20)
     with agent_process.client() as client:
         held = [i for i in client.statuses() if i.startswith(f"engine:{sd.id}:")]

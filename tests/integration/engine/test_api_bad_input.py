@@ -74,6 +74,7 @@ def seed(engine: Engine) -> dict[str, str]:
     )
     dc = engine.add_data_center("dc1")
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attaching activates; the seed keeps it in maintenance
     host = engine.add_host(
         "h1", address="127.0.0.1", port=free_port(), token="t", data_center_id=dc.id
     )
@@ -1108,7 +1109,7 @@ _UNKNOWN_IDS = [
         "/storagedomains/{unknown}",
         b'{"name": "renamed"}',
         _NOT_FOUND,
-        f"Cannot edit Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot edit Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     # DELETE
     (
@@ -1123,7 +1124,7 @@ _UNKNOWN_IDS = [
         "/storagedomains/{unknown}",
         None,
         _NOT_FOUND,
-        f"Cannot remove Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot remove Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "DELETE",
@@ -1144,14 +1145,14 @@ _UNKNOWN_IDS = [
         "/datacenters/{dc}/storagedomains/{unknown}",
         None,
         _NOT_FOUND,
-        f"Cannot detach Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot detach Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "DELETE",
         "/storagedomains/{unknown}/storageconnections/{iscsi}",
         None,
         _NOT_FOUND,
-        f"Cannot detach Storage Connection from Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot detach Storage Connection. Entity not found: storage domain {UNKNOWN}",
     ),
     # actions and sub-collection adds under an unknown parent
     (
@@ -1159,35 +1160,35 @@ _UNKNOWN_IDS = [
         "/storageconnections/{unknown}/test",
         b'{"host": {"name": "h1"}}',
         "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
-        f"Cannot test Storage Connection. Storage connection {UNKNOWN} does not exist.",
+        "Cannot test Storage Connection. Storage connection doesn't exist.",
     ),
     (
         "POST",
         "/storagedomains/{unknown}/storageconnections",
         b'{"id": "{iscsi}"}',
         _NOT_FOUND,
-        f"Cannot attach Storage Connection to Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot attach Storage Connection. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "POST",
         "/datacenters/{unknown}/storagedomains",
         b'{"id": "{sd}"}',
         _NOT_FOUND,
-        f"Cannot attach Storage Domain. Entity not found: data center {UNKNOWN}",
+        f"Cannot attach Storage. Entity not found: data center {UNKNOWN}",
     ),
     (
         "POST",
         "/datacenters/{dc}/storagedomains/{unknown}/activate",
         b"{}",
         _NOT_FOUND,
-        f"Cannot activate Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot activate Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "POST",
         "/datacenters/{dc}/storagedomains/{unknown}/deactivate",
         b"{}",
         _NOT_FOUND,
-        f"Cannot deactivate Storage Domain. Entity not found: storage domain {UNKNOWN}",
+        f"Cannot deactivate Storage. Entity not found: storage domain {UNKNOWN}",
     ),
     (
         "POST",
@@ -1237,7 +1238,7 @@ def test_detaching_an_unknown_connection_is_404_like_getting_it(
         404,
         "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
         reason="Not Found",
-        contains=(UNKNOWN,),
+        detail="[Cannot detach Storage Connection. Storage connection doesn't exist.]",  # oVirt's text
     )
 
 

@@ -183,9 +183,7 @@ def test_add_duplicate_spelled_otherwise_is_a_conflict(engine: Engine) -> None:
         engine.add_connection(
             ConnectionFields(type=StorageType.NFS, address="NFS.example.com", path="/export//data/")
         )
-    assert err.value.detail.startswith(
-        "[Cannot add Storage Connection. Storage connection already exists."
-    )
+    assert err.value.detail == f"[Cannot add Storage Connection. Storage connection {first.id} already exists.]"
     assert first.id in err.value.detail
 
 
@@ -217,11 +215,10 @@ def test_new_chap_password_bumps_the_revision(engine: Engine) -> None:
     assert engine.update_connection(added.id, ConnectionFields(username="u")).revision == 2
 
 
-def test_update_unknown_connection_is_400(engine: Engine) -> None:
-    with pytest.raises(BadRequest) as err:
+def test_update_unknown_connection_is_404(engine: Engine) -> None:
+    # oVirt's REST layer looks the connection up before the command: 404.
+    with pytest.raises(NotFound):
         engine.update_connection("nope", ConnectionFields(path="/x"))
-    assert err.value.key == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST"
-    assert err.value.detail.startswith("[Cannot edit Storage Connection. ")
 
 
 def test_update_cannot_change_the_type(engine: Engine) -> None:
@@ -334,8 +331,11 @@ def test_attach_connection_to_a_file_domain_is_refused(engine: Engine) -> None:
 def test_domain_status_moves_through_its_data_center(engine: Engine) -> None:
     dc = engine.add_data_center("dc")
     domain = engine.add_domain("data", storage_type=StorageType.NFS, connection=NFS)
-    assert engine.attach_domain(dc.id, domain.id).status is DomainStatus.MAINTENANCE
+    # Attaching activates, as oVirt's attach does.
+    assert engine.attach_domain(dc.id, domain.id).status is DomainStatus.ACTIVE
     assert engine.data_center_domains(dc.id)[0].id == domain.id
+    engine.deactivate_domain(dc.id, domain.id)
+    assert engine.get_domain(domain.id).status is DomainStatus.MAINTENANCE
     assert engine.activate_domain(dc.id, domain.id) == []
     assert engine.get_domain(domain.id).status is DomainStatus.ACTIVE
     with pytest.raises(Conflict):
@@ -353,6 +353,7 @@ def test_edit_with_active_domain_needs_force(engine: Engine) -> None:
     dc = engine.add_data_center("dc")
     domain = engine.add_domain("data", storage_type=StorageType.NFS, connection=NFS)
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     engine.activate_domain(dc.id, domain.id)
     conn_id = domain.connection_ids[0]
     with pytest.raises(BadRequest) as err:
@@ -590,6 +591,7 @@ def test_activate_mounts_on_every_up_host_and_deactivate_unmounts(
     )
     domain = engine.add_domain("scratch", storage_type=StorageType.POSIXFS, connection=tmpfs())
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
 
     assert (
         engine.activate_domain(dc.id, domain.id) == []
@@ -616,6 +618,7 @@ def test_activate_names_the_host_that_stopped_answering(
     two_id = _add_agent_host(engine, two, "two", dc.id)
     domain = engine.add_domain("scratch", storage_type=StorageType.POSIXFS, connection=tmpfs())
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     two.stop()
     assert engine.activate_domain(dc.id, domain.id) == ["two"]
     assert engine.get_host(two_id).status is HostStatus.NON_RESPONSIVE
@@ -633,6 +636,7 @@ def test_forced_edit_acquires_the_new_revision_and_releases_the_old(
         "scratch", storage_type=StorageType.POSIXFS, connection=tmpfs("first")
     )
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     engine.activate_domain(dc.id, domain.id)
     conn_id = domain.connection_ids[0]
     eventually(lambda: _tmpfs_mounts(agent), timeout=15)
@@ -692,6 +696,7 @@ def test_start_syncs_hosts_and_releases_leftovers(
     _add_agent_host(engine, agent, "one", dc.id)
     domain = engine.add_domain("scratch", storage_type=StorageType.POSIXFS, connection=tmpfs())
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     engine.activate_domain(dc.id, domain.id)
     wanted = f"engine:{domain.id}:{domain.connection_ids[0]}:1"
     with agent.client() as client:
@@ -715,6 +720,7 @@ def test_remove_host_releases_what_it_held(
     host_id = _add_agent_host(engine, agent, "one", dc.id)
     domain = engine.add_domain("scratch", storage_type=StorageType.POSIXFS, connection=tmpfs())
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     engine.activate_domain(dc.id, domain.id)
     assert _engine_refs(agent)
     engine.remove_host(host_id)
@@ -730,6 +736,7 @@ def test_host_joining_a_data_center_gets_its_active_domains(
     dc = engine.add_data_center("dc")
     domain = engine.add_domain("scratch", storage_type=StorageType.POSIXFS, connection=tmpfs())
     engine.attach_domain(dc.id, domain.id)
+    engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     engine.activate_domain(dc.id, domain.id)
     _add_agent_host(engine, one, "one", dc.id)
     assert list(_engine_refs(one)) == [f"engine:{domain.id}:{domain.connection_ids[0]}:1"]

@@ -67,7 +67,7 @@ def test_attach_connection_to_file_domain_is_refused() -> None:
 def test_attach_connection_of_another_type_is_refused() -> None:
     with pytest.raises(BadRequest) as err:
         rules.check_attach_connection(iscsi_domain(), NFS)
-    assert err.value.key == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_TYPE_MISMATCH"
+    assert err.value.key == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_ACTION_NOT_SAME_STORAGE_TYPE"
 
 
 def test_attach_connection_twice_is_a_conflict() -> None:

@@ -83,8 +83,8 @@ def test_conflict_names_the_existing_connection_and_its_domain() -> None:
         check_duplicates(conn("new", StorageType.NFS, "srv:/e"), [old])
     assert err.value.key == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_ALREADY_EXISTS"
     assert err.value.status == 409
-    assert err.value.message.startswith("Storage connection already exists.")
-    assert "old-id" in err.value.message and "data1 (sd1)" in err.value.message
+    # oVirt's text names the existing connection and the domain using it.
+    assert err.value.message == "Storage connection old-id already exists for data1."
 
 
 def test_scope_is_global_except_for_local_storage() -> None:

@@ -18,7 +18,8 @@ def test_a_held_key_is_refused_at_once() -> None:
                 pass
     assert err.value.status == 409 and err.value.key == "ACTION_TYPE_FAILED_OBJECT_LOCKED"
     assert err.value.detail.startswith("[Cannot edit Storage Connection. ")
-    assert "storage connection a" in err.value.message
+    assert err.value.message == "Related operation is currently in progress. Please try again later."
+    assert "storage connection a" in err.value.what
 
 
 def test_keys_are_free_again_after_the_block() -> None:

@@ -98,7 +98,7 @@ def test_edit_with_active_domain_is_refused() -> None:
         err.value.key
         == "ACTION_TYPE_FAILED_UNSUPPORTED_ACTION_DOMAIN_MUST_BE_IN_MAINTENANCE_OR_UNATTACHED"
     )
-    assert "name-a (a)" in err.value.message
+    assert err.value.message == "The data domains name-a should be in maintenance or unattached."
 
 
 def test_edit_with_unattached_domain_passes() -> None:
@@ -122,7 +122,7 @@ def test_iscsi_edit_with_running_vm_is_refused_even_forced() -> None:
     assert (
         err.value.key == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_ACTION_FOR_RUNNING_VMS"
     )
-    assert "web (vm1)" in err.value.message
+    assert err.value.message == "VMs web should be down."
 
 
 def test_iscsi_edit_with_stopped_vm_passes() -> None:
@@ -175,4 +175,6 @@ def test_remove_connection_of_domains_and_disks_names_both() -> None:
         err.value.key
         == "ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_STORAGE_DOMAINS_AND_DISKS"
     )
-    assert "name-a" in err.value.message and "lun (d1)" in err.value.message
+    assert err.value.message == (
+        "Storage connection parameters are used by the following storage domains : name-a and disks: lun."
+    )

@@ -67,7 +67,7 @@ def test_empty_nfs_address_names_the_field() -> None:
 
 @pytest.mark.parametrize("timeo", [0, 6001])
 def test_nfs_timeo_out_of_range(timeo: int) -> None:
-    assert _key(**NFS, nfs_timeo=timeo) == "VALIDATION_STORAGE_CONNECTION_NFS_TIMEOUT"
+    assert _key(**NFS, nfs_timeo=timeo) == "VALIDATION_STORAGE_CONNECTION_NFS_TIMEO"
 
 
 @pytest.mark.parametrize("timeo", [1, 6000])

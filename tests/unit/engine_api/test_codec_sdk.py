@@ -118,7 +118,10 @@ def test_storage_domain_reads_in_the_sdk() -> None:
     got = sdk_read(encode.storage_domain(DOMAIN, BASE, {"c-nfs": NFS}))
     assert (got.id, got.name, got.description) == ("sd1", "data1", "first")
     assert got.type == types.StorageDomainType.DATA
-    assert got.status == types.StorageDomainStatus.ACTIVE
+    # As oVirt: an attached domain's status is its data center's, not shown at the top level.
+    assert got.status is None
+    in_dc = sdk_read(encode.storage_domain(DOMAIN, BASE, {"c-nfs": NFS}, data_center_id="dc1"))
+    assert in_dc.status == types.StorageDomainStatus.ACTIVE
     assert got.storage.type == types.StorageType.NFS
     assert (got.storage.address, got.storage.path, got.storage.id) == ("filer.example.com", "/exports/data", "c-nfs")
     assert [dc.id for dc in got.data_centers] == ["dc1"]

@@ -235,7 +235,7 @@ def test_domain_on_an_unknown_connection_is_400(client: TestClient, admin: dict[
     answer = client.post(f"{API}/storagedomains", headers=admin,
                          content=b'<storage_domain><name>d1</name><storage id="nope"/></storage_domain>')
     assert answer.status_code == 400
-    assert fault(answer)[1].startswith("[Cannot add Storage Domain.")
+    assert fault(answer)[1].startswith("[Cannot add Storage.")
 
 
 def test_domain_update_search_and_remove(client: TestClient, admin: dict[str, str]) -> None:

@@ -124,7 +124,10 @@ def storage_domain(
         href = f"{base}/storagedomains/{domain.id}"
     out = Obj("storage_domain", {"href": href, "id": domain.id})
     out.add("name", domain.name).add("description", domain.description)
-    out.add("type", domain.domain_type).add("status", domain.status.value)
+    # As oVirt's REST layer: at the top level a status only says "unattached";
+    # an attached domain's status is its data center's (under /datacenters/{dc}).
+    status = domain.status if data_center_id or not domain.data_center_id else None
+    out.add("type", domain.domain_type).add("status", status.value if status else None)
     storage = Obj("storage")
     known = [connections[c] for c in domain.connection_ids if c in connections]
     if domain.storage_type in (*_FILE_TYPES, StorageType.LOCALFS) and known:

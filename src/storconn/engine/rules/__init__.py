@@ -7,7 +7,7 @@ oVirt's message key; the command that calls it adds the action prefix.
 
 from __future__ import annotations
 
-from . import clusters, domains, locks, references
+from . import clusters, domains, locks, messages, references
 from .duplicates import Candidate, check_duplicates, duplicate_scope, find_duplicate
 from .fields import (
     DEFAULT_PORTAL,
@@ -34,7 +34,16 @@ from .inventory import (
     user_name,
 )
 from .messages import Action, IncompleteParameters, not_found
-from .usage import EDITABLE_TYPES, check_edit, check_remove, check_same_id, running_vms
+from .usage import (
+    EDITABLE_TYPES,
+    check_edit,
+    check_edit_type,
+    check_edit_usage,
+    check_remove,
+    check_same_id,
+    check_type_change,
+    running_vms,
+)
 from .validation import CONNECTION_TYPES, checked_connection, mount_option_kind, validate_fields
 
 __all__ = [
@@ -49,6 +58,8 @@ __all__ = [
     "check_disk_removable",
     "check_duplicates",
     "check_edit",
+    "check_edit_type",
+    "check_edit_usage",
     "check_host_address",
     "check_lun_disk",
     "check_name",
@@ -56,6 +67,7 @@ __all__ = [
     "check_password",
     "check_remove",
     "check_same_id",
+    "check_type_change",
     "checked_connection",
     "clean_fields",
     "clusters",
@@ -68,6 +80,7 @@ __all__ = [
     "identity_key",
     "info_wire",
     "locks",
+    "messages",
     "merge_fields",
     "mount_option_kind",
     "not_found",

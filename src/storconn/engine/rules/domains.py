@@ -2,9 +2,10 @@
 
 Status moves (a domain is in at most one data center)::
 
-    unattached ──attach──▶ maintenance ──activate──▶ active
-        ▲                      │  ▲                    │
-        └───────detach─────────┘  └─────deactivate─────┘
+    unattached ──attach (and activate, as oVirt's attach)──▶ active
+        ▲                                                    │
+        │                  maintenance ◀────deactivate───────┘
+        └────detach──────────┘  └──────activate──────▶ active
 
 Connections can be attached to or detached from a domain only while it is
 in maintenance or unattached, only for iSCSI domains, and detaching removes
@@ -28,6 +29,8 @@ from storconn.engine.model import (
     StorageType,
 )
 
+from .messages import listed
+
 __all__ = [
     "activate",
     "attach_to_data_center",
@@ -42,13 +45,26 @@ __all__ = [
 _EDITABLE = (DomainStatus.MAINTENANCE, DomainStatus.UNATTACHED)
 
 
+def _status(domain: StorageDomain) -> str:
+    """A status as oVirt's messages name it (its enum's name: "Maintenance")."""
+    return domain.status.value.capitalize()
+
+
+def _not_same_type() -> BadRequest:
+    # oVirt's NOT_SUPPORTED error type: 400.
+    return BadRequest(
+        "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_ACTION_NOT_SAME_STORAGE_TYPE",
+        "Storage connection and domain type don't match.",
+    )
+
+
 def check_attach_connection(domain: StorageDomain, conn: StorageConnection) -> None:
     """May ``conn`` be added to ``domain``'s connections?"""
     _check_multipath(domain, conn)
     if conn.id in domain.connection_ids:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_FOR_DOMAIN_ALREADY_EXISTS",
-            f"Storage connection {conn.id} is already attached to storage domain {domain.name}.",
+            "Storage connection is already attached to the specified domain.",
         )
 
 
@@ -58,7 +74,7 @@ def check_detach_connection(domain: StorageDomain, conn: StorageConnection) -> N
     if conn.id not in domain.connection_ids:
         raise BadRequest(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_FOR_DOMAIN_NOT_EXIST",
-            f"Storage connection {conn.id} is not attached to storage domain {domain.name}.",
+            "Storage connection is not attached to the specified domain.",
         )
 
 
@@ -67,32 +83,28 @@ def check_domain_connection(
 ) -> None:
     """May a new domain of ``storage_type`` use the existing ``conn``? (``used_by``: domains using it.)"""
     if conn.type is not storage_type:
-        raise BadRequest(
-            "ACTION_TYPE_FAILED_STORAGE_CONNECTION_TYPE_MISMATCH",
-            f"Storage connection {conn.id} is of type {conn.type}, the domain of type {storage_type}.",
-        )
+        raise _not_same_type()
     if conn.type in FILE_TYPES and used_by:
         # A file connection is its domain's one mount: two domains on it would be one storage.
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_STORAGE_DOMAINS",
-            f"Storage connection {conn.id} is already used by storage domain {used_by[0].name}.",
+            "Storage connection parameters are used by the following storage domains : "
+            f"{listed(domain.name for domain in used_by)}.",
         )
 
 
 def attach_to_data_center(domain: StorageDomain, dc: DataCenter) -> DomainStatus:
-    """Attach an unattached domain; it lands in maintenance."""
+    """May an unattached domain join ``dc``? It lands in maintenance; the attach command activates it."""
     if domain.status is not DomainStatus.UNATTACHED:
         raise Conflict(
-            "ACTION_TYPE_FAILED_STORAGE_DOMAIN_ALREADY_ATTACHED",
-            f"Storage domain {domain.name} is already attached to a data center.",
+            "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2",
+            f"The relevant Storage Domain's status is {_status(domain)}.",
         )
     local_domain = domain.storage_type is StorageType.LOCALFS
     if local_domain != dc.local:
         raise BadRequest(
             "ACTION_TYPE_FAILED_STORAGE_DOMAIN_TYPE_ILLEGAL",
-            "Local storage domains go in local data centers, and only there"
-            f" (domain {domain.name} is {domain.storage_type}, data center {dc.name} is"
-            f" {'local' if dc.local else 'shared'}).",
+            "Storage Domain type is illegal.",
         )
     return DomainStatus.MAINTENANCE
 
@@ -123,7 +135,7 @@ def check_remove_domain(domain: StorageDomain) -> None:
     if domain.status is not DomainStatus.UNATTACHED:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2",
-            f"The storage domain's status is {domain.status}: detach it from its data center first.",
+            f"The relevant Storage Domain's status is {_status(domain)}.",
         )
 
 
@@ -131,18 +143,14 @@ def _check_multipath(domain: StorageDomain, conn: StorageConnection) -> None:
     if domain.storage_type is not StorageType.ISCSI:
         raise BadRequest(
             "ACTION_TYPE_FAILED_ACTION_IS_SUPPORTED_ONLY_FOR_ISCSI_DOMAINS",
-            "The action is supported only for iSCSI storage domains.",
+            "Action is supported only for iSCSI storage domains.",
         )
     if conn.type is not domain.storage_type:
-        raise BadRequest(
-            "ACTION_TYPE_FAILED_STORAGE_CONNECTION_TYPE_MISMATCH",
-            f"Storage connection {conn.id} is of type {conn.type}, the domain of type"
-            f" {domain.storage_type}.",
-        )
+        raise _not_same_type()
     if domain.status not in _EDITABLE:
         raise BadRequest(
             "ACTION_TYPE_FAILED_UNSUPPORTED_ACTION_DOMAIN_MUST_BE_IN_MAINTENANCE_OR_UNATTACHED",
-            f"Storage domain {domain.name} must be in maintenance or unattached; it is {domain.status}.",
+            f"The data domains {domain.name} should be in maintenance or unattached.",
         )
 
 
@@ -151,7 +159,7 @@ def _check_in(domain: StorageDomain, dc_id: str) -> None:
     if domain.data_center_id != dc_id:
         raise NotFound(
             "ACTION_TYPE_FAILED_STORAGE_DOMAIN_NOT_IN_STORAGE_POOL",
-            f"Storage domain {domain.name} is not attached to data center {dc_id}.",
+            "The selected Storage Domain is not part of the Data Center.",
         )
 
 
@@ -159,5 +167,5 @@ def _check_status(domain: StorageDomain, wanted: DomainStatus) -> None:
     if domain.status is not wanted:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2",
-            f"The storage domain's status is {domain.status}; it must be {wanted}.",
+            f"The relevant Storage Domain's status is {_status(domain)}.",
         )

@@ -20,7 +20,6 @@ from storconn.engine.errors import Conflict
 from storconn.engine.model import StorageConnection, StorageDomain, StorageType
 
 from .infos import identity_key
-from .messages import names
 
 __all__ = ["Candidate", "check_duplicates", "duplicate_scope", "find_duplicate"]
 
@@ -77,9 +76,8 @@ def check_duplicates(
 
 
 def duplicate_message(found: Candidate) -> str:
-    """oVirt's text first, so tooling matching on it keeps working; then which one, and who uses it."""
-    text = f"Storage connection already exists. The existing connection is {found.connection.id}"
+    """oVirt's text: the existing connection and the domain using it (oVirt names the first one)."""
     if found.domains:
-        used = names([(domain.name, domain.id) for domain in found.domains])
-        return f"{text}, used by storage domain {used}."
-    return f"{text}, used by no storage domain."
+        return f"Storage connection {found.connection.id} already exists for {found.domains[0].name}."
+    # oVirt leaves the name empty ("... exists for ."); storconn ends the sentence instead.
+    return f"Storage connection {found.connection.id} already exists."

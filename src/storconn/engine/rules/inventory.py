@@ -40,10 +40,16 @@ def check_name(name: str | None, *, entity: str, verb: str = "add") -> str:
     return name
 
 
+# ${type} in oVirt's messages (VAR__TYPE__*), by the entity names the commands pass.
+_OVIRT_TYPES = {"storage domain": "Storage", "data center": "Data Center", "host": "Host"}
+
+
 def check_name_free(name: str, taken: bool, *, entity: str) -> None:
     if taken:
+        kind = _OVIRT_TYPES.get(entity, entity)
         raise Conflict(
-            "ACTION_TYPE_FAILED_NAME_ALREADY_USED", f"The {entity} name {name} is already in use."
+            "ACTION_TYPE_FAILED_NAME_ALREADY_USED",
+            f"The {kind} name is already in use, please choose a unique name and try again.",
         )
 
 
@@ -59,7 +65,7 @@ def check_host_address(address: str | None, port: int | None) -> None:
         ) from None
     if port is None or not 0 < port <= 65535:
         raise BadRequest(
-            "VALIDATION_VDS_PORT_RANGE", "The agent's port must be between 1 and 65535."
+            "VALIDATION_VDS_PORT_RANGE", "The Port number must be between 1 and 65535."
         )
 
 
@@ -103,5 +109,5 @@ def check_disk_removable(disk: LunDisk, vms: Sequence[Vm]) -> None:
     if running:
         raise Conflict(
             "ACTION_TYPE_FAILED_VM_IS_NOT_DOWN",
-            f"The disk is plugged into running VM {running[0].name} ({running[0].id}).",
+            "At least one of the VMs is not down.",
         )

@@ -13,10 +13,14 @@ password or a mount option's value never reaches a message.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from storconn.engine.errors import BadRequest, Conflict, NotFound
 
 __all__ = [
+    "UNPREFIXED",
     "Action",
+    "prefixed",
     "IncompleteParameters",
     "bad_request",
     "conflict",
@@ -25,21 +29,25 @@ __all__ = [
 
 
 class Action:
-    """The prefixes oVirt puts before a command's messages ("Cannot <verb> <type>.")."""
+    """The prefixes oVirt puts before a command's messages ("Cannot <verb> <type>.").
+
+    ``$action`` and ``$type`` as oVirt's commands set them (``VAR__ACTION__*``,
+    ``VAR__TYPE__*``): a storage domain's type is "Storage".
+    """
 
     ADD_CONNECTION = "Cannot add Storage Connection."
     EDIT_CONNECTION = "Cannot edit Storage Connection."
     REMOVE_CONNECTION = "Cannot remove Storage Connection."
-    ATTACH_CONNECTION = "Cannot attach Storage Connection to Storage Domain."
-    DETACH_CONNECTION = "Cannot detach Storage Connection from Storage Domain."
+    ATTACH_CONNECTION = "Cannot attach Storage Connection."
+    DETACH_CONNECTION = "Cannot detach Storage Connection."
     TEST_CONNECTION = "Cannot test Storage Connection."
-    ADD_DOMAIN = "Cannot add Storage Domain."
-    EDIT_DOMAIN = "Cannot edit Storage Domain."
-    REMOVE_DOMAIN = "Cannot remove Storage Domain."
-    ATTACH_DOMAIN = "Cannot attach Storage Domain."
-    ACTIVATE_DOMAIN = "Cannot activate Storage Domain."
-    DEACTIVATE_DOMAIN = "Cannot deactivate Storage Domain."
-    DETACH_DOMAIN = "Cannot detach Storage Domain."
+    ADD_DOMAIN = "Cannot add Storage."
+    EDIT_DOMAIN = "Cannot edit Storage."
+    REMOVE_DOMAIN = "Cannot remove Storage."
+    ATTACH_DOMAIN = "Cannot attach Storage."
+    ACTIVATE_DOMAIN = "Cannot activate Storage."
+    DEACTIVATE_DOMAIN = "Cannot deactivate Storage."
+    DETACH_DOMAIN = "Cannot detach Storage."
     ADD_DATA_CENTER = "Cannot add Data Center."
     EDIT_DATA_CENTER = "Cannot edit Data Center."
     REMOVE_DATA_CENTER = "Cannot remove Data Center."
@@ -85,6 +93,33 @@ class IncompleteParameters(BadRequest):
         return self.message
 
 
+# Keys whose oVirt text has no "Cannot ${action} ${type}." (AppErrors.properties):
+# field validation and a few others. Their fault detail is the text alone.
+UNPREFIXED = frozenset(
+    {
+        "VDS_ADD_STORAGE_SERVER_STATUS_MUST_BE_UP",
+        "ACTION_TYPE_FAILED_STORAGE_POOL_NOT_EXIST",
+        "USER_FAILED_TO_AUTHENTICATE",
+        "USER_IS_NOT_LOGGED_IN",
+        "USER_NOT_AUTHORIZED_TO_PERFORM_ACTION",
+    }
+)
+# VALIDATION_* keys are prefixed in oVirt only when their text says so.
+_PREFIXED_VALIDATION = frozenset(
+    {
+        "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_MANAGED_PROPERTY",
+        "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_REFUSED_PROPERTY",
+    }
+)
+
+
+def prefixed(key: str) -> bool:
+    """Does oVirt put the command's action ("Cannot add Storage Connection.") before ``key``'s text?"""
+    if key in UNPREFIXED:
+        return False
+    return not key.startswith("VALIDATION_") or key in _PREFIXED_VALIDATION
+
+
 def bad_request(key: str, message: str) -> BadRequest:
     return BadRequest(key, message)
 
@@ -96,6 +131,11 @@ def conflict(key: str, message: str) -> Conflict:
 def not_found(what: str, ident: str) -> NotFound:
     """oVirt's 404 for an unknown id or name in a URL or a reference."""
     return NotFound("ACTION_TYPE_FAILED_ENTITY_NOT_FOUND", f"Entity not found: {what} {ident}")
+
+
+def listed(items: Iterable[str]) -> str:
+    """``data1,data2``: how oVirt's messages list entity names."""
+    return ",".join(items)
 
 
 def names(items: list[tuple[str, str]]) -> str:

@@ -29,9 +29,18 @@ from storconn.engine.model import (
     VmStatus,
 )
 
-from .messages import names
+from .messages import listed
 
-__all__ = ["EDITABLE_TYPES", "check_edit", "check_remove", "check_same_id", "running_vms"]
+__all__ = [
+    "EDITABLE_TYPES",
+    "check_edit",
+    "check_edit_type",
+    "check_edit_usage",
+    "check_remove",
+    "check_same_id",
+    "check_type_change",
+    "running_vms",
+]
 
 EDITABLE_TYPES = FILE_TYPES | {StorageType.ISCSI}
 
@@ -63,39 +72,58 @@ def check_edit(
     force: bool = False,
 ) -> None:
     """Raise for the first rule an edit of ``stored`` breaks; ``domains`` are those using it."""
-    if stored.type not in EDITABLE_TYPES:
+    check_edit_type(stored, given)
+    check_type_change(stored, given)
+    check_edit_usage(stored, domains=domains, disks=disks, vms=vms, force=force)
+
+
+def check_edit_type(stored: StorageConnection, given: ConnectionFields) -> None:
+    """Only file connections and iSCSI ones can be edited (the type the edit asks for, as oVirt)."""
+    wanted = StorageType(given.type) if given.type is not None else stored.type
+    if stored.type not in EDITABLE_TYPES or wanted not in EDITABLE_TYPES:
         raise BadRequest(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_ACTION_FOR_STORAGE_TYPE",
-            f"Editing connections of storage type {stored.type} is not supported.",
+            "Storage connection parameters can be edited only for NFS, Posix, local or iSCSI"
+            " data domains.",
         )
+
+
+def check_type_change(stored: StorageConnection, given: ConnectionFields) -> None:
     if given.type is not None and StorageType(given.type) is not stored.type:
         raise BadRequest(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_CHANGE_STORAGE_TYPE",
-            f"The storage type of a connection cannot be changed (from {stored.type} to {given.type}).",
+            "Storage type cannot be edited.",
         )
+
+
+def check_edit_usage(
+    stored: StorageConnection,
+    *,
+    domains: Sequence[StorageDomain],
+    disks: Sequence[LunDisk] = (),
+    vms: Sequence[Vm] = (),
+    force: bool = False,
+) -> None:
+    """May the connection be edited while these domains, disks and VMs use it?"""
     if stored.type in FILE_TYPES and len(domains) > 1:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_STORAGE_DOMAINS",
-            "Storage connection belongs to several storage domains: "
-            + names([(domain.name, domain.id) for domain in domains])
-            + ".",
+            "Storage connection parameters are used by the following storage domains : "
+            f"{listed(domain.name for domain in domains)}.",
         )
     active = [domain for domain in domains if domain.status is DomainStatus.ACTIVE]
     if active and not force:
         raise BadRequest(
             "ACTION_TYPE_FAILED_UNSUPPORTED_ACTION_DOMAIN_MUST_BE_IN_MAINTENANCE_OR_UNATTACHED",
-            "The storage domains using the connection must be in maintenance or unattached: "
-            + names([(domain.name, domain.id) for domain in active])
-            + " is active.",
+            f"The data domains {listed(domain.name for domain in active)} should be in"
+            " maintenance or unattached.",
         )
     if stored.type is StorageType.ISCSI:
         running = running_vms(stored.id, disks, vms)
         if running:
             raise BadRequest(
                 "ACTION_TYPE_FAILED_STORAGE_CONNECTION_UNSUPPORTED_ACTION_FOR_RUNNING_VMS",
-                "VMs using disks on the connection must be down: "
-                + names([(vm.name, vm.id) for vm in running])
-                + " is running.",
+                f"VMs {listed(vm.name for vm in running)} should be down.",
             )
 
 
@@ -104,20 +132,22 @@ def check_remove(
 ) -> None:
     """Refuse to remove a connection that a domain or a direct LUN disk still uses."""
     using = [disk for disk in disks if conn.id in disk.connection_ids]
-    domain_names = names([(domain.name, domain.id) for domain in domains])
-    disk_names = names([(disk.name, disk.id) for disk in using])
+    domain_names = listed(domain.name for domain in domains)
+    disk_names = listed(disk.name for disk in using)
     if domains and using:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_STORAGE_DOMAINS_AND_DISKS",
-            f"Storage connection is in use by storage domains {domain_names} and disks {disk_names}.",
+            "Storage connection parameters are used by the following storage domains : "
+            f"{domain_names} and disks: {disk_names}.",
         )
     if domains:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_STORAGE_DOMAINS",
-            f"Storage connection is in use by storage domains {domain_names}.",
+            "Storage connection parameters are used by the following storage domains : "
+            f"{domain_names}.",
         )
     if using:
         raise Conflict(
             "ACTION_TYPE_FAILED_STORAGE_CONNECTION_BELONGS_TO_SEVERAL_DISKS",
-            f"Storage connection is in use by disks {disk_names}.",
+            f"Storage connection parameters are used by the following disks : {disk_names}.",
         )

@@ -132,8 +132,9 @@ def _validate_nfs(fields: ConnectionFields) -> None:
     _require(fields, "path")
     text = f"{fields.address}:{fields.path}"
     if not text.isascii() or any(char.isspace() for char in text):
-        raise _invalid(
-            "Use IP:/path, [IPv6]:/path or FQDN:/path, in ASCII and without white space."
+        raise BadRequest(
+            "VALIDATION_STORAGE_CONNECTION_INVALID",
+            "Mount path is illegal, please use [IP:/path or FQDN:/path] convention.",
         )
     if fields.nfs_version is not None and fields.nfs_version not in NFS_VERSIONS:
         # storconn's own key: oVirt refuses an unknown enum value in its REST layer.
@@ -143,13 +144,13 @@ def _validate_nfs(fields: ConnectionFields) -> None:
         )
     if fields.nfs_timeo is not None and not 1 <= fields.nfs_timeo <= 6000:
         raise BadRequest(
-            "VALIDATION_STORAGE_CONNECTION_NFS_TIMEOUT",
-            "NFS timeout (nfs_timeo) must be between 1 and 6000 deciseconds.",
+            "VALIDATION_STORAGE_CONNECTION_NFS_TIMEO",
+            "NFS Timeout should be between 1 and 6000",
         )
     if fields.nfs_retrans is not None and not 0 <= fields.nfs_retrans <= 32767:
         raise BadRequest(
             "VALIDATION_STORAGE_CONNECTION_NFS_RETRANS",
-            "NFS retransmissions (nfs_retrans) must be between 0 and 32767.",
+            "NFS Retransmissions should be between 0 and 32767",
         )
     _validate_mount_options(fields)
 
@@ -172,13 +173,10 @@ def _validate_iscsi(fields: ConnectionFields) -> None:
     _require(fields, "address")
     if fields.target is None:
         raise BadRequest(
-            "VALIDATION_STORAGE_CONNECTION_EMPTY_IQN", "Target details (iqn) cannot be empty."
+            "VALIDATION_STORAGE_CONNECTION_EMPTY_IQN", "Target details cannot be empty."
         )
     if fields.port is not None and not 0 < fields.port <= 65535:
-        raise BadRequest(
-            "VALIDATION_STORAGE_CONNECTION_INVALID_PORT",
-            "Port must be a number between 1 and 65535.",
-        )
+        raise _invalid_port()
     if (fields.username is None) != (fields.password is None):
         # storconn's own key: the agent logs in with both or with neither.
         raise BadRequest(
@@ -210,7 +208,7 @@ def _validate_mount_options(fields: ConnectionFields) -> None:
         if managed:
             raise BadRequest(
                 "VALIDATION_STORAGE_CONNECTION_MOUNT_OPTIONS_CONTAINS_MANAGED_PROPERTY",
-                "Custom mount options contain the following managed properties: "
+                "Custom mount options contain the following duplicate managed options: "
                 + ", ".join(managed)
                 + ".",
             ) from None
@@ -228,10 +226,7 @@ def _validate_with_vocabulary(fields: ConnectionFields) -> None:
         else:
             field = _FIELD_NAMES.get(exc.field, exc.field)
         if field == "port":
-            raise BadRequest(
-                "VALIDATION_STORAGE_CONNECTION_INVALID_PORT",
-                "Port must be a number between 1 and 65535.",
-            ) from None
+            raise _invalid_port() from None
         # The reason never quotes the value, so a password cannot leak here.
         raise _invalid(f"{field}: {exc.reason}.") from None
 
@@ -240,8 +235,16 @@ def _require(fields: ConnectionFields, name: str) -> None:
     if getattr(fields, name) is None:
         raise BadRequest(
             "VALIDATION_STORAGE_CONNECTION_EMPTY_CONNECTION",
-            f"Storage connection field {name} cannot be empty.",
+            f"{name} field cannot be empty.",
         )
+
+
+def _invalid_port() -> BadRequest:
+    # oVirt's text; storconn also refuses ports above 65535, which no TCP port is.
+    return BadRequest(
+        "VALIDATION_STORAGE_CONNECTION_INVALID_PORT",
+        "Invalid value for port, should be an integer greater than 0.",
+    )
 
 
 def _invalid(why: str) -> BadRequest:

@@ -53,7 +53,7 @@ CONTRACT (the API layer codes against exactly these signatures):
                         version=None) -> DataCenter
     .remove_data_center(dc_id: str, *, force: bool = False) -> None
     .data_center_domains(dc_id: str) -> list[StorageDomain]
-    .attach_domain(dc_id: str, domain_id: str) -> StorageDomain        # → maintenance
+    .attach_domain(dc_id: str, domain_id: str) -> StorageDomain        # → active (oVirt's attach activates)
     .activate_domain(dc_id: str, domain_id: str) -> list[str]          # → active; returns failed host names
     .deactivate_domain(dc_id: str, domain_id: str) -> list[str]        # → maintenance
     .detach_domain(dc_id: str, domain_id: str) -> None                 # → unattached

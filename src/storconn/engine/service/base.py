@@ -17,8 +17,8 @@ from storconn.agent.client import AgentUnavailable
 from storconn.connection import ConnectionInfo, StorconnError
 from storconn.engine import actor, rules
 from storconn.engine.db import Database, Locks, Repository, UnitOfWork, upgrade_engine
+from storconn.engine.errors import BadRequest, Conflict, EngineError
 from storconn.engine.rules import events as event_rules
-from storconn.engine.errors import BadRequest, EngineError
 from storconn.engine.hosts import DispatchResult, HostDispatcher, SyncResult
 from storconn.engine.model import (
     ConnectionFields,
@@ -28,7 +28,7 @@ from storconn.engine.model import (
 )
 from storconn.engine.secrets import SecretBox
 
-__all__ = ["CONNECT_TIMEOUT", "EVENTS_KEPT", "FLOW_MAX_AGE", "EngineBase", "command", "found"]
+__all__ = ["CONNECT_TIMEOUT", "EMPTY_GUID", "EVENTS_KEPT", "FLOW_MAX_AGE", "EngineBase", "command", "found"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ CONNECT_TIMEOUT = 30.0
 # bounds the table whatever the rate). Pruned every PRUNE_EVERY events and on start.
 EVENTS_KEPT = 10_000
 PRUNE_EVERY = 100
+# oVirt's Guid.Empty: the seed's <host id="00000000-..."/> means "no host" (oVirt's own default).
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,7 +66,7 @@ def command(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             try:
                 return method(*args, **kwargs)
             except EngineError as exc:
-                if exc.action is None:
+                if exc.action is None and rules.messages.prefixed(exc.key):
                     exc.action = action
                 raise
 
@@ -120,9 +122,41 @@ class EngineBase:
             # A connection named in a body is a bad request (400), not oVirt's 500.
             raise missing(
                 "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
-                f"Storage connection {connection_id} does not exist.",
+                "Storage connection doesn't exist.",
             )
         return conn
+
+    def _up_target(self, id_or_name: str | None) -> Host | None:
+        """The host a connection command should (dis)connect on, or None for none.
+
+        The empty GUID is oVirt's "no host". An unknown host is 404 (oVirt
+        ignores one on delete); a host that is not Up is oVirt's 409, before
+        anything is tried on it.
+        """
+        if id_or_name is None or id_or_name.strip() in ("", EMPTY_GUID):
+            return None
+        host = self._host(id_or_name)
+        if host.status is not HostStatus.UP:
+            raise Conflict(
+                "VDS_ADD_STORAGE_SERVER_STATUS_MUST_BE_UP",
+                "Cannot add storage server connection when Host status is not up",
+            )
+        return host
+
+    @staticmethod
+    def _drop_unused(repo: Repository, connection_ids: Iterable[str]) -> list[str]:
+        """Remove those of ``connection_ids`` that no domain and no LUN disk uses any more.
+
+        What oVirt's removal of a domain (its storage helper's
+        ``storageDomainRemoved``) and of a LUN disk (``removeLun``) do with
+        their connections: a shared one stays.
+        """
+        dropped = []
+        for connection_id in connection_ids:
+            if not repo.domains_using(connection_id) and not repo.disks_using(connection_id):
+                repo.delete_connection(connection_id)
+                dropped.append(connection_id)
+        return dropped
 
     def _host(self, id_or_name: str) -> Host:
         with self._tx(write=False) as repo:

@@ -16,7 +16,7 @@ from storconn.engine.model import (
 from storconn.engine.rules import Action
 from storconn.engine.rules import events as event_rules
 from storconn.engine.rules import locks as keys
-from storconn.engine.service.base import EngineBase, command, found
+from storconn.engine.service.base import EMPTY_GUID, EngineBase, command, found
 
 
 class ConnectionCommands(EngineBase):
@@ -35,18 +35,18 @@ class ConnectionCommands(EngineBase):
         if connection_id:
             raise BadRequest(
                 "ACTION_TYPE_FAILED_STORAGE_CONNECTION_ID_NOT_EMPTY",
-                "A new storage connection gets its id from the engine; do not send one.",
+                "Storage connection id is not empty.",
             )
         conn = self._checked(fields)
-        target = self._host(host) if host is not None else None
+        named = None if host is None or host.strip() in ("", EMPTY_GUID) else self._host(host)
         dc_id = (
-            target.data_center_id
-            if target is not None and conn.type is StorageType.LOCALFS
-            else None
+            named.data_center_id if named is not None and conn.type is StorageType.LOCALFS else None
         )
         with self.locks.hold(keys.add_connection_keys(conn), action=Action.ADD_CONNECTION):
             with self._tx(write=False) as repo:
                 rules.check_duplicates(conn, repo.candidates(conn), data_center_id=dc_id)
+            # oVirt's order: the host's status is checked after the duplicates, before connecting.
+            target = self._up_target(host)
             if target is not None:
                 self._connect_or_raise(target, conn)
             with self._tx() as repo:
@@ -68,8 +68,10 @@ class ConnectionCommands(EngineBase):
         given = (
             fields if fields.type is None else replace(fields, type=rules.storage_type(fields.type))
         )
-        target = self._host(host) if host is not None else None
+        # oVirt's REST layer looks the connection up first: an unknown id is 404.
+        self.get_connection(connection_id)
         new, domains, disk_ids = self._plan_edit(connection_id, given, force)
+        target = self._up_target(host)
         lock_keys = keys.edit_connection_keys(
             new, domain_ids=[d.id for d in domains], disk_ids=disk_ids
         )
@@ -93,30 +95,30 @@ class ConnectionCommands(EngineBase):
         self, connection_id: str, given: ConnectionFields, force: bool
     ) -> tuple[StorageConnection, list[StorageDomain], list[str]]:
         with self._tx(write=False) as repo:
-            stored = repo.connection(connection_id, secrets=True)
-            if stored is None:
-                raise BadRequest(
-                    "ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
-                    f"Storage connection {connection_id} does not exist.",
-                )
+            stored = self._existing(repo, connection_id, secrets=True, missing=NotFound)
             domains = repo.domains_using(connection_id)
             disks = repo.disks_using(connection_id)
             vms = repo.vms(disk_ids=[disk.id for disk in disks])
-            rules.check_edit(stored, given, domains=domains, disks=disks, vms=vms, force=force)
+            # oVirt's order (UpdateStorageServerConnectionCommand.validate): the type, the
+            # merged fields' validity, the type change, duplicates, then who uses it.
+            rules.check_edit_type(stored, given)
             merged = rules.merge_fields(rules.stored_fields(stored), given)
             rules.validate_fields(merged)
+            rules.check_type_change(stored, given)
             new = rules.build_connection(merged, connection_id=stored.id, revision=stored.revision)
             if rules.details_changed(stored, new):
                 new.revision += 1
             rules.check_duplicates(
                 new, repo.candidates(new), data_center_id=repo.connection_data_center(connection_id)
             )
+            rules.check_edit_usage(stored, domains=domains, disks=disks, vms=vms, force=force)
         return new, domains, [disk.id for disk in disks]
 
     @command(Action.REMOVE_CONNECTION)
     def remove_connection(self, connection_id: str, *, host: str | None = None) -> None:
         conn = self.get_connection(connection_id)
-        target = self._host(host) if host is not None else None  # unknown host: 404, unlike oVirt
+        # An unknown host: 404, where oVirt ignores it; the empty GUID is no host.
+        target = self._up_target(host)
         with self.locks.hold(keys.remove_connection_keys(conn), action=Action.REMOVE_CONNECTION):
             with self._tx() as repo:
                 rules.check_remove(

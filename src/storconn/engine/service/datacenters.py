@@ -143,22 +143,31 @@ class DataCenterCommands(EngineBase):
 
     @command(Action.ATTACH_DOMAIN)
     def attach_domain(self, dc_id: str, domain_id: str) -> StorageDomain:
-        with (
-            self.locks.hold([keys.domain_key(domain_id)], action=Action.ATTACH_DOMAIN),
-            self._tx() as repo,
-        ):
-            dc = found(repo.data_center(dc_id), "data center", dc_id)
-            domain = found(repo.domain(domain_id), "storage domain", domain_id)
-            domain.status = domain_rules.attach_to_data_center(domain, dc)
-            domain.data_center_id = dc.id
-            if domain.storage_type is StorageType.LOCALFS:
-                # Local storage is unique per data center: its duplicates are looked for there now.
-                for conn in repo.connections_by_id(domain.connection_ids).values():
-                    rules.check_duplicates(conn, repo.candidates(conn), data_center_id=dc.id)
-                    repo.set_connection_data_center(conn, dc.id)
-            repo.save_domain(domain)
-            self._record(event_rules.domain_event(Code.DOMAIN_ATTACHED, domain, dc), repo)
-            return domain
+        """Attach an unattached domain and activate it, as oVirt's attach does (its ``activate``
+        defaults to true and its REST API offers no other value): the data center's Up hosts
+        connect to it. A host that fails is logged; the domain is active all the same."""
+        with self.locks.hold([keys.domain_key(domain_id)], action=Action.ATTACH_DOMAIN):
+            with self._tx() as repo:
+                dc = found(repo.data_center(dc_id), "data center", dc_id)
+                domain = found(repo.domain(domain_id), "storage domain", domain_id)
+                domain_rules.attach_to_data_center(domain, dc)
+                domain.status = DomainStatus.ACTIVE
+                domain.data_center_id = dc.id
+                if domain.storage_type is StorageType.LOCALFS:
+                    # Local storage is unique per data center: its duplicates are looked for there now.
+                    for conn in repo.connections_by_id(domain.connection_ids).values():
+                        rules.check_duplicates(conn, repo.candidates(conn), data_center_id=dc.id)
+                        repo.set_connection_data_center(conn, dc.id)
+                repo.save_domain(domain)
+                repo.refresh_references(dc.id)
+                hosts = self._up_hosts(repo, dc.id)
+                self._record(event_rules.domain_event(Code.DOMAIN_ATTACHED, domain, dc), repo)
+                self._record(event_rules.domain_event(Code.DOMAIN_ACTIVATED, domain, dc), repo)
+            result = self._sync(hosts)
+        for host in hosts:
+            if host.id in result.failed:
+                self._record(event_rules.domain_storage_failed(domain, dc, host))
+        return domain
 
     @command(Action.ACTIVATE_DOMAIN)
     def activate_domain(self, dc_id: str, domain_id: str) -> list[str]:

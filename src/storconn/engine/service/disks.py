@@ -71,6 +71,8 @@ class DiskCommands(EngineBase):
             disk = found(repo.disk(disk_id), "disk", disk_id)
             rules.check_disk_removable(disk, repo.vms(disk_ids=[disk.id]))
             repo.delete_disk(disk.id)
+            # As oVirt's removeLun: the disk's connections go unless a domain or another disk uses them.
+            self._drop_unused(repo, disk.connection_ids)
 
     def list_vms(self) -> list[Vm]:
         with self._tx(write=False) as repo:

@@ -19,7 +19,7 @@ from storconn.engine.rules import domains as domain_rules
 from storconn.engine.rules import events as event_rules
 from storconn.engine.rules import locks as keys
 from storconn.engine.service import luns as lun_plans
-from storconn.engine.service.base import EngineBase, command, found
+from storconn.engine.service.base import EMPTY_GUID, EngineBase, command, found
 
 
 class DomainCommands(EngineBase):
@@ -55,7 +55,9 @@ class DomainCommands(EngineBase):
         )
         if storage_type in lun_plans.BLOCK_TYPES:
             domain.volume_group_id = lun_plans.volume_group_id()
-        target = self._host(host) if host is not None else None
+        # The empty GUID is oVirt's "no host", as on the connection commands.
+        named = host is not None and host.strip() not in ("", EMPTY_GUID)
+        target = self._host(host) if host is not None and named else None
         if luns and connection_id is None:
             return self._add_lun_domain(domain, luns, target)
         if connection_id is not None:
@@ -197,14 +199,16 @@ class DomainCommands(EngineBase):
 
     @command(Action.REMOVE_DOMAIN)
     def remove_domain(self, domain_id: str) -> None:
-        with (
-            self.locks.hold([keys.domain_key(domain_id)], action=Action.REMOVE_DOMAIN),
-            self._tx() as repo,
-        ):
+        """Remove an unattached domain, and its connections that nothing else uses (as oVirt)."""
+        seen = self.get_domain(domain_id)
+        lock_keys = [keys.domain_key(domain_id)]
+        lock_keys += [keys.connection_key(cid) for cid in sorted(seen.connection_ids)]
+        with self.locks.hold(lock_keys, action=Action.REMOVE_DOMAIN), self._tx() as repo:
             domain = found(repo.domain(domain_id), "storage domain", domain_id)
             domain_rules.check_remove_domain(domain)
-            # The connections stay: they are entities of their own (seed 001).
             repo.delete_domain(domain_id)
+            # Connections attached meanwhile are not under the locks: they stay.
+            self._drop_unused(repo, [c for c in domain.connection_ids if c in seen.connection_ids])
             self._record(event_rules.domain_event(event_rules.Code.DOMAIN_REMOVED, domain), repo)
 
     def domain_connections(self, domain_id: str) -> list[StorageConnection]:

@@ -80,7 +80,7 @@ async def list_attached_domains(request: Request, dc_id: str) -> Response:
 
 @router.post("/datacenters/{dc_id}/storagedomains")
 async def attach_domain(request: Request, dc_id: str) -> Response:
-    """``<storage_domain id="..."/>`` (or by ``<name>``): the domain joins the data center in maintenance."""
+    """``<storage_domain id="..."/>`` (or by ``<name>``): the domain joins the data center and is activated, as in oVirt."""
     ctx = Ctx(request)
     body = await ctx.body(schema.STORAGE_DOMAIN_REF)
     if not body.get("id") and not body.get("name"):

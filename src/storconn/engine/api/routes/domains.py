@@ -45,7 +45,7 @@ async def add_domain(request: Request) -> Response:
             storage_type = (await ctx.call(ctx.engine.get_connection, wanted.connection_id)).type
         except NotFound as exc:  # engine rules: an unknown connection id is a bad request, not a 404 (or a 500)
             raise BadRequest("ACTION_TYPE_FAILED_STORAGE_CONNECTION_NOT_EXIST",
-                             f"Storage connection {wanted.connection_id} does not exist.",
+                             "Storage connection doesn't exist.",  # oVirt's text
                              action=Action.ADD_DOMAIN) from exc
     domain = await ctx.call(
         ctx.engine.add_domain, wanted.name, storage_type=storage_type, domain_type=wanted.domain_type,
