@@ -255,3 +255,26 @@ def test_events_are_listed_newest_first_and_searched(site: str, engine: Engine) 
     assert "dc1" in only and "sd1" not in only
     bad = admin.get("/events", params={"search": "nosuchfield=1"})
     assert bad.status_code == 400 and "nosuchfield" in bad.text
+
+
+def test_no_page_or_action_answers_500_whatever_it_is_sent(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    conn_id = engine.domain_connections(domain_id)[0].id
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/storage").text)
+    ids = [domain_id, conn_id, "unknown", "%00", "x" * 300, "00000000-0000-0000-0000-000000000000"]
+    templates = ["/storage/{id}/edit", "/storage/{id}/test", "/storage/{id}/maintenance", "/storage/{id}/remove",
+                 "/connections/{id}/edit", "/connections/{id}/test", "/connections/{id}/remove",
+                 "/hosts/{id}", "/hosts/{id}/maintenance", "/hosts/{id}/activate"]
+    forms = [{}, {"csrf_token": token}, {"csrf_token": token, "name": "", "nfs_timeo": "x", "port": "-1",
+                                         "test_host": "nope", "type": "bogus", "spec": "\x00", "back": "//evil"}]
+    for template in templates:
+        for ident in ids:
+            path = template.format(id=ident)
+            assert admin.get(path).status_code < 500, path
+            for form in forms:
+                answer = admin.post(path, data=form)
+                assert answer.status_code < 500, (path, form, answer.text[:300])
+    for query in ({"q": "\x00" * 3, "sort": "nope", "dir": "sideways"}, {"search": "((("}, {"type": "bogus"}):
+        for path in ("/storage", "/storage/rows", "/events", "/connections/new"):
+            assert admin.get(path, params=query).status_code < 500, (path, query)
