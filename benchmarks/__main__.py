@@ -40,6 +40,7 @@ from . import (
     volumes_create_1000,
     volumes_glusterfs_100,
     volumes_iscsi_100,
+    web_storage_1000,
 )
 from .machine import describe
 from .report import Row, markdown_table, rich_table
@@ -68,6 +69,7 @@ BENCHMARKS = {
         engine_list_10000, engine_add_throughput, engine_activate_50_hosts,
         volumes_create_1000, volumes_attach_block, volumes_iscsi_100, volumes_glusterfs_100,
         volumes_cold_race,
+        web_storage_1000,
     )
 }
 

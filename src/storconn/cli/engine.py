@@ -65,10 +65,11 @@ def serve(
     log_format: Annotated[str, typer.Option(envvar="STORCONN_LOG_FORMAT", help="text or json")] = "text",
     log_level: Annotated[str, typer.Option(envvar="STORCONN_LOG_LEVEL")] = "info",
 ) -> None:
-    """Serve the REST API (oVirt API v4 compatible)."""
+    """Serve the REST API (oVirt API v4 compatible) and the web admin at the same address."""
     import uvicorn
 
     from storconn.engine.api import create_app
+    from storconn.engine.web import create_web_app
 
     from .logs import configure, exit_on_sigterm
 
@@ -84,7 +85,7 @@ def serve(
                               name="storconn-host-sync")
     syncer.start()
     exit_on_sigterm()
-    api = create_app(engine)
+    api = create_app(engine, web=create_web_app(engine, session_key=engine.web_session_key()))
     # What is loaded by now (the libraries, the app) lives as long as the
     # process: out of the collector's reach, a full collection walks only
     # what requests built. A list of 10,000 builds enough objects to trigger

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "SCRYPT_N",
@@ -81,7 +83,8 @@ class SecretBox:
     """Encrypts and decrypts short secrets with the key in ``key_file`` (created 0600 if missing)."""
 
     def __init__(self, key_file: Path) -> None:
-        self._fernet = Fernet(_load_or_create_key(key_file))
+        self._key = _load_or_create_key(key_file)
+        self._fernet = Fernet(self._key)
         self.key_file = key_file
 
     def __repr__(self) -> str:
@@ -101,6 +104,16 @@ class SecretBox:
             pass
         # Raised outside the handler: nothing of the token travels in a chained exception.
         raise SecretError(f"a stored secret cannot be decrypted with the key in {self.key_file}")
+
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose``, the same in every engine process sharing the key file.
+
+        HKDF keeps the keys apart: one purpose's key says nothing of another's
+        or of the key that seals the stored secrets.
+        """
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode("utf-8"))
+        return hkdf.derive(self._key)
 
 
 def _load_or_create_key(key_file: Path) -> bytes:

@@ -96,11 +96,15 @@ def create_app(
     token_ttl: float = DEFAULT_TOKEN_TTL,
     max_body: int = DEFAULT_MAX_BODY,
     tokens: Tokens | None = None,
+    web: ASGIApp | None = None,
 ) -> FastAPI:
     """The API for ``engine``: ``/ovirt-engine/api/...`` and the SSO endpoints.
 
     The SSO endpoints are ``/ovirt-engine/sso/oauth/token`` and
     ``/ovirt-engine/services/sso-logout``.
+
+    ``web`` (the web admin, ``storconn.engine.web.create_web_app``) is mounted
+    at ``/`` behind the API's routes, which match first.
 
     Tokens live in the engine's database (any engine process on it accepts
     them) for ``token_ttl`` seconds after their last use, unless ``tokens``
@@ -136,4 +140,6 @@ def create_app(
     app.add_middleware(CollapseSlashes)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    if web is not None:
+        app.mount("/", web)
     return app

@@ -118,9 +118,11 @@ from storconn.engine.service.datacenters import DataCenterCommands
 from storconn.engine.service.disks import DiskCommands
 from storconn.engine.service.domains import DomainCommands
 from storconn.engine.service.host_maintenance import HostMaintenanceCommands
+from storconn.engine.service.host_state import HostStateQueries
 from storconn.engine.service.host_storage import HostStorageCommands
 from storconn.engine.service.events import EventCommands
 from storconn.engine.service.hosts import HostCommands
+from storconn.engine.service.probes import ProbeCommands
 from storconn.engine.service.sessions import SessionCommands
 from storconn.engine.service.users import ADMIN_USER, UserCommands
 
@@ -136,6 +138,8 @@ class Engine(
     HostCommands,
     HostMaintenanceCommands,
     HostStorageCommands,
+    HostStateQueries,
+    ProbeCommands,
     DiskCommands,
     EventCommands,
     SessionCommands,

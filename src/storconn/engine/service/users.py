@@ -65,3 +65,7 @@ class UserCommands(EngineBase):
             self.add_user(ADMIN_USER, password, Role.ADMIN)
         except Conflict:
             pass  # another engine process created it first
+
+    def web_session_key(self) -> bytes:
+        """The key that signs the web admin's session cookies: shared by engine processes on one key file."""
+        return self._box.derive("storconn web session")

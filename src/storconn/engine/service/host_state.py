@@ -1,0 +1,56 @@
+"""What each host's agent says of the references the engine asked it to hold: the live view.
+
+Read on demand (the web pages poll it); nothing is stored. Hosts that do not
+answer are reported as such, never waited for beyond the dispatcher's timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from storconn.engine.model import Host, HostStatus
+from storconn.engine.rules.references import ENGINE_PREFIX, FLOW_PREFIX
+from storconn.engine.service.base import EngineBase
+
+__all__ = ["HostReferences", "HostStateQueries"]
+
+
+@dataclass(slots=True)
+class HostReferences:
+    """One host's engine references as its agent reports them (credentials already removed by the agent)."""
+
+    host: Host
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None  # why there are no statuses: maintenance, or the agent did not answer
+
+    def domain_statuses(self, domain_id: str) -> list[dict[str, Any]]:
+        prefix = f"{ENGINE_PREFIX}{domain_id}:"
+        return [status for ref_id, status in self.statuses.items() if ref_id.startswith(prefix)]
+
+
+class HostStateQueries(EngineBase):
+    def host_references(self, host_ids: list[str] | None = None) -> list[HostReferences]:
+        """Each host's (or the given hosts') engine references, asked of the agents in parallel."""
+        with self._tx(write=False) as repo:
+            hosts = repo.hosts(secrets=True)
+        if host_ids is not None:
+            wanted = set(host_ids)
+            hosts = [host for host in hosts if host.id in wanted]
+        asked = [host for host in hosts if host.status is not HostStatus.MAINTENANCE]
+        answers = self._hosts.run(asked, lambda client, _host: client.statuses())
+        found: list[HostReferences] = []
+        for host in hosts:
+            host_view = replace(host, token=None)
+            if host.status is HostStatus.MAINTENANCE:
+                found.append(HostReferences(host_view, error="the host is in maintenance"))
+            elif host.id in answers.ok:
+                ours = {
+                    ref_id: status
+                    for ref_id, status in answers.ok[host.id].items()
+                    if ref_id.startswith((ENGINE_PREFIX, FLOW_PREFIX))
+                }
+                found.append(HostReferences(host_view, statuses=ours))
+            else:
+                found.append(HostReferences(host_view, error=answers.failed.get(host.id, "no answer")))
+        return found

@@ -1,0 +1,50 @@
+"""The Data centers page: each data center with its domains and their actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .kit import Kit
+
+__all__ = ["data_center_routes"]
+
+
+class DataCenterPages:
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    async def listing(self, request: Request) -> Response:
+        user = await self.kit.user(request)
+        if user is None:
+            return self.kit.to_login(request)
+        context = await run_in_threadpool(self._listing)
+        return self.kit.page(request, "datacenters.html", user, context)
+
+    def _listing(self) -> dict[str, Any]:
+        engine = self.kit.engine
+        domains = engine.list_domains()
+        hosts = engine.list_hosts()
+        centers = []
+        for dc in sorted(engine.list_data_centers(), key=lambda dc: dc.name.lower()):
+            centers.append(
+                {
+                    "dc": dc,
+                    "domains": sorted(
+                        (d for d in domains if d.data_center_id == dc.id),
+                        key=lambda d: d.name.lower(),
+                    ),
+                    "hosts": [h for h in hosts if h.data_center_id == dc.id],
+                }
+            )
+        unattached = [d for d in domains if d.data_center_id is None]
+        return {"centers": centers, "unattached": unattached}
+
+
+def data_center_routes(kit: Kit) -> list[Route]:
+    pages = DataCenterPages(kit)
+    return [Route("/datacenters", pages.listing)]

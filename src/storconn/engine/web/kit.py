@@ -1,0 +1,100 @@
+"""What every page of the web admin shares: the engine, the templates, who is asking, and how to answer.
+
+Every page needs a logged-in user; every request that changes something
+needs the admin role and the session's CSRF token (``changer``), whatever the
+page showed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from storconn.engine.service import Engine
+
+from . import views
+from .session import CSRF_FIELD, CSRF_HEADER, SessionUser, check_csrf, session_user
+
+__all__ = ["Kit", "text_fields"]
+
+HERE = Path(__file__).parent
+
+
+class Kit:
+    def __init__(self, engine: Engine, session_ttl: float) -> None:
+        self.engine = engine
+        self.session_ttl = session_ttl
+        environment = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates = Jinja2Templates(env=environment)
+
+    async def changer(self, request: Request) -> tuple[SessionUser | None, Response]:
+        """The user if they may change things and sent the session's CSRF token; else the refusal."""
+        user = await self.user(request)
+        if user is None:
+            return None, self.to_login(request)
+        if not user.can_change:
+            return None, self.refused(request, user, "Your role may view, not change.", 403)
+        if not await check_csrf(request, user):
+            return None, self.refused(
+                request, user, "The form is stale or forged: reload the page and try again.", 403
+            )
+        return user, Response()
+
+    async def user(self, request: Request) -> SessionUser | None:
+        return await session_user(request, self.engine)
+
+    @staticmethod
+    def listing(request: Request) -> views.Listing:
+        query = request.query_params
+        return views.listing(query.get("q"), query.get("sort"), query.get("dir"))
+
+    @staticmethod
+    def to_login(request: Request) -> Response:
+        if request.headers.get("HX-Request"):
+            # htmx follows this header with a full page load, not a swap of the login page into a cell.
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+    def refused(self, request: Request, user: SessionUser, text: str, status: int) -> Response:
+        return self.page(request, "refused.html", user, {"message": text}, status_code=status)
+
+    @staticmethod
+    def flash(request: Request, kind: str, text: str) -> None:
+        request.session["flash"] = {"kind": kind, "text": text}
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        user: SessionUser | None,
+        context: dict[str, Any],
+        *,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        flash = request.session.pop("flash", None) if user is not None else None
+        full = {
+            "user": user,
+            "flash": flash,
+            "csrf_field": CSRF_FIELD,
+            "csrf_header": CSRF_HEADER,
+            "path": request.url.path,
+            **context,
+        }
+        return self.templates.TemplateResponse(request, template, full, status_code=status_code)
+
+
+def text_fields(form: Any) -> dict[str, str]:
+    """A form's text fields (an uploaded file is no field of ours), each value capped."""
+    return {key: value[:4096] for key, value in form.multi_items() if isinstance(value, str)}

@@ -1,0 +1,183 @@
+"""The Storage page: domains with their state on each host, their actions, and Manage Domain with its Test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from storconn.engine.errors import EngineError
+from storconn.engine.model import DomainStatus, StorageConnection
+
+from . import forms, views
+from .kit import Kit, text_fields
+from .probe import run_test
+
+DOMAIN_ACTIONS = ("maintenance", "activate", "detach", "remove")
+LOCAL_PAGES = ("/storage", "/datacenters")
+
+
+class StoragePages:
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    async def storage(self, request: Request) -> Response:
+        user = await self.kit.user(request)
+        if user is None:
+            return self.kit.to_login(request)
+        view = self.kit.listing(request)
+        rows = await run_in_threadpool(self._storage_rows, view)
+        return self.kit.page(request, "storage.html", user, {"rows": rows, "view": view})
+
+    async def storage_rows(self, request: Request) -> Response:
+        """The table's rows alone, for the poll: the same filter and sort as the page."""
+        user = await self.kit.user(request)
+        if user is None:
+            return self.kit.to_login(request)
+        view = self.kit.listing(request)
+        rows = await run_in_threadpool(self._storage_rows, view)
+        return self.kit.page(request, "storage_rows.html", user, {"rows": rows, "view": view})
+
+    def _storage_rows(self, view: views.Listing) -> list[views.DomainRow]:
+        domains = self.kit.engine.list_domains()
+        connections = {conn.id: conn for conn in self.kit.engine.list_connections()}
+        data_centers = self.kit.engine.list_data_centers()
+        host_views = self.kit.engine.host_references()
+        return views.domain_rows(domains, connections, data_centers, host_views, view)
+
+    # -- actions -----------------------------------------------------------
+
+    async def domain_action(self, request: Request) -> Response:
+        user, refusal = await self.kit.changer(request)
+        if user is None:
+            return refusal
+        domain_id, action = request.path_params["domain_id"], request.path_params["action"]
+        if action not in DOMAIN_ACTIONS:
+            return self.kit.refused(
+                request, user, f"There is no action '{action}' on a storage domain.", 404
+            )
+        back = "/storage?" + str(request.url.query) if request.url.query else "/storage"
+        asked = text_fields(await request.form()).get("back", "")
+        if asked in LOCAL_PAGES:  # only our own pages: a form field never sends the browser elsewhere
+            back = asked
+        try:
+            text = await run_in_threadpool(self._run_domain_action, domain_id, action)
+        except EngineError as exc:
+            self.kit.flash(request, "error", exc.detail.strip("[]"))
+        else:
+            self.kit.flash(request, "ok", text)
+        return RedirectResponse(back, status_code=303)
+
+    def _run_domain_action(self, domain_id: str, action: str) -> str:
+        domain = self.kit.engine.get_domain(domain_id)
+        if action == "remove":
+            self.kit.engine.remove_domain(domain.id)
+            return f"Storage domain {domain.name} removed."
+        dc_id = domain.data_center_id or ""
+        if action == "maintenance":
+            failed = self.kit.engine.deactivate_domain(dc_id, domain.id)
+        elif action == "activate":
+            failed = self.kit.engine.activate_domain(dc_id, domain.id)
+        else:  # detach
+            self.kit.engine.detach_domain(dc_id, domain.id)
+            return f"Storage domain {domain.name} detached."
+        done = "activated" if action == "activate" else "moved to maintenance"
+        late = f" Hosts that did not follow: {', '.join(failed)}." if failed else ""
+        return f"Storage domain {domain.name} {done}.{late}"
+
+    # -- Manage Domain (edit) and its Test ------------------------------------
+
+    async def edit_form(self, request: Request) -> Response:
+        user = await self.kit.user(request)
+        if user is None:
+            return self.kit.to_login(request)
+        context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
+        if context is None:
+            return self.kit.refused(request, user, "No such storage domain.", 404)
+        return self.kit.page(request, "edit.html", user, context)
+
+    async def edit(self, request: Request) -> Response:
+        user, refusal = await self.kit.changer(request)
+        if user is None:
+            return refusal
+        domain_id = request.path_params["domain_id"]
+        context = await run_in_threadpool(self._edit_context, domain_id)
+        if context is None:
+            return self.kit.refused(request, user, "No such storage domain.", 404)
+        form = text_fields(await request.form())
+        context["values"].update({k: v for k, v in form.items() if k != "password"})
+        domain = context["domain"]
+        try:
+            edit = forms.read_domain_form(form, domain.storage_type)
+            await run_in_threadpool(self._save, domain_id, context["connection"], edit)
+        except forms.FormError as exc:
+            context["errors"] = {exc.field: exc.reason}
+            context["problem"] = str(exc)
+            return self.kit.page(request, "edit.html", user, context, status_code=400)
+        except EngineError as exc:
+            context["problem"] = exc.detail.strip("[]")
+            return self.kit.page(request, "edit.html", user, context, status_code=exc.status)
+        self.kit.flash(request, "ok", f"Storage domain {edit.name} saved.")
+        return RedirectResponse("/storage", status_code=303)
+
+    def _save(self, domain_id: str, conn: StorageConnection | None, edit: forms.DomainForm) -> None:
+        if edit.connection is not None and conn is not None:
+            self.kit.engine.update_connection(conn.id, edit.connection)
+        self.kit.engine.update_domain(domain_id, name=edit.name, description=edit.description)
+
+    async def test(self, request: Request) -> Response:
+        user, refusal = await self.kit.changer(request)
+        if user is None:
+            return refusal
+        context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
+        if context is None or context["connection"] is None:
+            return self.kit.refused(
+                request, user, "No such storage domain, or it has no connection.", 404
+            )
+        form = text_fields(await request.form())
+        result = await run_test(
+            self.kit.engine, form, connection_id=context["connection"].id,
+            storage_type=context["domain"].storage_type, hosts=context["hosts"],
+            editable=context["editable"],
+        )
+        if request.headers.get("HX-Request"):
+            return self.kit.page(request, "test_result.html", user, result)
+        context["values"].update({k: v for k, v in form.items() if k != "password"})
+        return self.kit.page(request, "edit.html", user, {**context, "test": result})
+
+    def _edit_context(self, domain_id: str) -> dict[str, Any] | None:
+        try:
+            domain = self.kit.engine.get_domain(domain_id)
+        except EngineError:
+            return None
+        connections = self.kit.engine.domain_connections(domain.id)
+        conn = connections[0] if connections else None
+        hosts = self.kit.engine.list_hosts()
+        if domain.data_center_id:
+            hosts = [h for h in hosts if h.data_center_id == domain.data_center_id] or hosts
+        return {
+            "domain": domain,
+            "connection": conn,
+            "editable": domain.status in (DomainStatus.MAINTENANCE, DomainStatus.UNATTACHED),
+            "fields": forms.FIELDS.get(domain.storage_type, ()),
+            "values": forms.current_values(conn) if conn is not None else {},
+            "hosts": hosts,
+            "errors": {},
+            "problem": None,
+            "test": None,
+        }
+
+
+def storage_routes(kit: Kit) -> list[Route]:
+    pages = StoragePages(kit)
+    return [
+        Route("/storage", pages.storage),
+        Route("/storage/rows", pages.storage_rows),
+        Route("/storage/{domain_id}/edit", pages.edit_form, methods=["GET"]),
+        Route("/storage/{domain_id}/edit", pages.edit, methods=["POST"]),
+        Route("/storage/{domain_id}/test", pages.test, methods=["POST"]),
+        Route("/storage/{domain_id}/{action:str}", pages.domain_action, methods=["POST"]),
+    ]

@@ -1,0 +1,177 @@
+"""What the pages show, built from the engine's entities: rows, per-host states, allowed actions.
+
+Pure: the routes fetch, these functions shape, the templates print. The
+actions a row offers follow oVirt's rules for a domain's status (seed 001,
+engine-rules.md): maintenance from active, activate and detach from
+maintenance, remove when unattached; the engine refuses anything else anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from storconn.engine.model import (
+    DataCenter,
+    DomainStatus,
+    HostStatus,
+    StorageConnection,
+    StorageDomain,
+    StorageType,
+)
+from storconn.engine.service.host_state import HostReferences
+
+__all__ = [
+    "DomainRow",
+    "HostCell",
+    "Listing",
+    "connection_summary",
+    "domain_rows",
+    "listing",
+]
+
+SORT_KEYS = ("name", "status", "type", "storage_type", "data_center")
+
+
+@dataclass(frozen=True, slots=True)
+class HostCell:
+    """A domain's state on one host, in words a person reads."""
+
+    host_id: str
+    host_name: str
+    state: str  # connected, connecting, failed, non_responsive, maintenance
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class DomainRow:
+    domain: StorageDomain
+    connection: str
+    data_center: str
+    hosts: list[HostCell] = field(default_factory=list)
+
+    @property
+    def actions(self) -> list[str]:
+        status = self.domain.status
+        if status is DomainStatus.ACTIVE:
+            return ["maintenance", "edit"]
+        if status is DomainStatus.MAINTENANCE:
+            return ["activate", "detach", "edit"]
+        return ["remove", "edit"]
+
+    def sort_value(self, key: str) -> str:
+        values = {
+            "name": self.domain.name,
+            "status": self.domain.status.value,
+            "type": self.domain.domain_type,
+            "storage_type": self.domain.storage_type.value,
+            "data_center": self.data_center,
+        }
+        return values.get(key, self.domain.name).lower()
+
+    def matches(self, text: str) -> bool:
+        needle = text.lower()
+        haystack = (
+            self.domain.name,
+            self.domain.status.value,
+            self.domain.storage_type.value,
+            self.connection,
+            self.data_center,
+        )
+        return any(needle in value.lower() for value in haystack)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A page's filter and sort, as they stand in its URL."""
+
+    text: str = ""
+    sort: str = "name"
+    descending: bool = False
+
+    @property
+    def query(self) -> str:
+        from urllib.parse import urlencode
+
+        params = {"q": self.text, "sort": self.sort, "dir": "desc" if self.descending else "asc"}
+        return urlencode({k: v for k, v in params.items() if v})
+
+
+def listing(text: str | None, sort: str | None, direction: str | None) -> Listing:
+    """The page state from the query, anything unknown replaced by the default (it is only a view)."""
+    return Listing(
+        text=(text or "").strip()[:200],
+        sort=sort if sort in SORT_KEYS else "name",
+        descending=direction == "desc",
+    )
+
+
+def connection_summary(conn: StorageConnection | None) -> str:
+    """How an administrator names a connection: the export path, the spec, the target."""
+    if conn is None:
+        return ""
+    if conn.type is StorageType.ISCSI:
+        port = f":{conn.port}" if conn.port else ""
+        return f"{conn.connection}{port} {conn.iqn or ''}".strip()
+    if conn.type is StorageType.POSIXFS and conn.vfs_type:
+        return f"{conn.connection} ({conn.vfs_type})"
+    return conn.connection
+
+
+def domain_rows(
+    domains: Iterable[StorageDomain],
+    connections: dict[str, StorageConnection],
+    data_centers: Sequence[DataCenter],
+    host_views: Sequence[HostReferences],
+    view: Listing,
+) -> list[DomainRow]:
+    dc_names = {dc.id: dc.name for dc in data_centers}
+    rows = []
+    for domain in domains:
+        summary = ", ".join(
+            connection_summary(connections.get(cid)) for cid in domain.connection_ids
+        )
+        row = DomainRow(
+            domain=domain,
+            connection=summary,
+            data_center=dc_names.get(domain.data_center_id or "", ""),
+            hosts=_host_cells(domain, host_views),
+        )
+        if not view.text or row.matches(view.text):
+            rows.append(row)
+    rows.sort(key=lambda row: (row.sort_value(view.sort), row.domain.id), reverse=view.descending)
+    return rows
+
+
+def _host_cells(domain: StorageDomain, host_views: Sequence[HostReferences]) -> list[HostCell]:
+    if domain.data_center_id is None:
+        return []
+    cells = []
+    for view in host_views:
+        host = view.host
+        if host.data_center_id != domain.data_center_id:
+            continue
+        cells.append(_host_cell(domain, view))
+    return sorted(cells, key=lambda cell: cell.host_name.lower())
+
+
+def _host_cell(domain: StorageDomain, view: HostReferences) -> HostCell:
+    host = view.host
+    if host.status is HostStatus.MAINTENANCE:
+        return HostCell(host.id, host.name, "maintenance", "host in maintenance")
+    if view.error is not None:
+        return HostCell(host.id, host.name, "non_responsive", view.error)
+    if domain.status is not DomainStatus.ACTIVE:
+        return HostCell(host.id, host.name, "idle", "not held: the domain is not active")
+    statuses = view.domain_statuses(domain.id)
+    if not statuses:
+        return HostCell(host.id, host.name, "connecting", "the engine has not asked the host yet")
+    failed = [s for s in statuses if not s.get("connected")]
+    if not failed:
+        return HostCell(
+            host.id, host.name, "connected", ", ".join(str(s.get("path") or "") for s in statuses)
+        )
+    code, message = (failed[0].get("lastError") or [0, ""])[:2]
+    if code:
+        return HostCell(host.id, host.name, "failed", f"[{code}] {message}")
+    return HostCell(host.id, host.name, "connecting", "connecting")
