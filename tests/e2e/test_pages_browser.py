@@ -76,7 +76,7 @@ def test_every_page_passes_an_axe_scan(
     engine.add_connection(ConnectionFields(type=StorageType.ISCSI, address="127.0.0.1", port=3260,
                                            target="iqn.2026-11.test:t1"))
     pages = ["/login", "/storage", f"/storage/{domain_id}/edit", "/connections", "/connections/new?type=iscsi",
-             f"/connections/{conn_id}/edit", "/datacenters", "/hosts", f"/hosts/{host_id}"]
+             f"/connections/{conn_id}/edit", "/datacenters", "/hosts", f"/hosts/{host_id}", "/events"]
     page.goto(f"{site}/login")
     assert axe_violations(page) == [], describe(axe_violations(page))
     _log_in(page, site, user)

@@ -206,7 +206,7 @@ def test_a_data_center_action_returns_to_the_data_centers_page(site: str, engine
     domain_id = _domain(engine)
     admin = _login(site, ADMIN)
     page = admin.get("/datacenters").text
-    assert "dc1" in page and "sd1" in page
+    assert "dc1" in page and "sd1" in page and "Status up" in page and "version 4.7" in page
     answer = admin.post(f"/storage/{domain_id}/maintenance", data={"csrf_token": _csrf(page), "back": "/datacenters"})
     assert answer.headers["location"] == "/datacenters"
     assert engine.get_domain(domain_id).status.value == "maintenance"

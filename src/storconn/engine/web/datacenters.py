@@ -29,6 +29,7 @@ class DataCenterPages:
         engine = self.kit.engine
         domains = engine.list_domains()
         hosts = engine.list_hosts()
+        clusters = engine.list_clusters()
         centers = []
         for dc in sorted(engine.list_data_centers(), key=lambda dc: dc.name.lower()):
             centers.append(
@@ -39,6 +40,7 @@ class DataCenterPages:
                         key=lambda d: d.name.lower(),
                     ),
                     "hosts": [h for h in hosts if h.data_center_id == dc.id],
+                "clusters": sorted((c.name for c in clusters if c.data_center_id == dc.id), key=str.lower),
                 }
             )
         unattached = [d for d in domains if d.data_center_id is None]
