@@ -381,3 +381,13 @@ def test_a_command_outside_a_request_is_by_the_engine(engine: Engine) -> None:
     assert latest[0].description == "Storage Domain d was added by storconn"
     assert latest[0].objects.user_name is None
 
+
+
+def test_host_maintenance_is_recorded_with_who_did_it(api: Api, engine: Engine) -> None:
+    host = unreachable_host(engine, "h-maint")
+    start = mark(api)
+    assert api.post(f"/hosts/{host.id}/deactivate", "action", {}).status_code == 200
+    [event] = after(api, start)
+    assert int(event["code"]) == Code.HOST_MAINTENANCE
+    assert event["description"] == f"Host h-maint was switched to Maintenance mode by {ADMIN[0]}."
+    assert event["host"]["id"] == host.id

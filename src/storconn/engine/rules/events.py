@@ -67,6 +67,7 @@ class Code:
     HOST_NON_RESPONSIVE = 12  # VDS_FAILURE
     HOST_UP = 13  # VDS_DETECTED: "Status of host ... was set to Up."
     HOST_ADDED = 42  # USER_ADD_VDS
+    HOST_MAINTENANCE = 620  # USER_VDS_MAINTENANCE_WITHOUT_REASON
     HOST_REMOVED = 44  # USER_REMOVE_VDS
     HOST_STORAGE_FAILED = 188  # VDS_STORAGES_CONNECTION_FAILED
     DATA_CENTER_ADDED = 950  # USER_ADD_STORAGE_POOL
@@ -266,6 +267,13 @@ def host_removed(host: Host) -> NewEvent:
     return NewEvent(
         Code.HOST_REMOVED, "Host ${VdsName} was removed by ${UserName}.", {"VdsName": host.name},
         _host_objects(host),
+    )
+
+
+def host_maintenance(host: Host) -> NewEvent:
+    return NewEvent(
+        Code.HOST_MAINTENANCE, "Host ${VdsName} was switched to Maintenance mode by ${UserName}.",
+        {"VdsName": host.name}, _host_objects(host),
     )
 
 
