@@ -144,18 +144,28 @@ class HostDispatcher:
     # -- many hosts at once ------------------------------------------------------
 
     def run(
-        self, hosts: Sequence[Host], call: Callable[[AgentClient, Host], T]
+        self,
+        hosts: Sequence[Host],
+        call: Callable[[AgentClient, Host], T],
+        *,
+        wait: float | None = None,
     ) -> DispatchResult[T]:
-        """``call`` on every host in parallel; a host not answering in time is unreachable."""
+        """``call`` on every host in parallel; a host not answering in time is unreachable.
+
+        ``wait`` (shorter than the agents' timeout) answers sooner, for a
+        page that must not hang on one host: a call still going then counts
+        as not answered, and finishes in the background.
+        """
         result: DispatchResult[T] = DispatchResult()
         futures: dict[Future[T], Host] = {
             self._pool.submit(self._call_locked_host, host, call): host for host in hosts
         }
-        done, pending = wait_futures(futures, timeout=self.timeout + _DEADLINE_MARGIN)
+        limit = self.timeout + _DEADLINE_MARGIN if wait is None else min(wait, self.timeout + _DEADLINE_MARGIN)
+        done, pending = wait_futures(futures, timeout=limit)
         for future in pending:
             host = futures[future]
             future.cancel()
-            result.failed[host.id] = f"host {host.name} did not answer within {self.timeout:g} s"
+            result.failed[host.id] = f"host {host.name} did not answer within {limit:g} s"
             result.unreachable.add(host.id)
         for future in done:
             host = futures[future]

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storconn.engine.model import ConnectionFields, DomainStatus, StorageType
+from storconn.engine.model import ConnectionFields, DomainStatus, HostStatus, StorageType
 from storconn.engine.api import create_app
 from storconn.engine.service import Engine
 from storconn.engine.web import create_web_app
@@ -278,3 +278,42 @@ def test_no_page_or_action_answers_500_whatever_it_is_sent(site: str, engine: En
     for query in ({"q": "\x00" * 3, "sort": "nope", "dir": "sideways"}, {"search": "((("}, {"type": "bogus"}):
         for path in ("/storage", "/storage/rows", "/events", "/connections/new"):
             assert admin.get(path, params=query).status_code < 500, (path, query)
+
+
+def test_a_long_activation_shows_its_progress_and_its_end(site: str, engine: Engine) -> None:
+    # A host whose agent takes the connection and never answers: the activation waits out the timeout.
+    import socket
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        dc = engine.add_data_center("dc1")
+        domain = engine.add_domain("slow", storage_type=StorageType.POSIXFS, connection=ConnectionFields(
+            type=StorageType.POSIXFS, path="slow", vfs_type="tmpfs"))
+        engine.attach_domain(dc.id, domain.id)
+        engine.deactivate_domain(dc.id, domain.id)
+        engine.add_host("hung", address="127.0.0.1", port=hung.getsockname()[1], token="t", data_center_id=dc.id)
+        with engine._tx() as repo:  # Up as far as the engine knows: it was, until its agent hung
+            repo.set_host_status(engine.get_host("hung").id, HostStatus.UP)
+        admin = _login(site, ADMIN)
+        token = _csrf(admin.get("/storage").text)
+        answer = admin.post(f"/storage/{domain.id}/activate", data={"csrf_token": token})
+        assert answer.status_code == 303 and "job=" in answer.headers["location"]
+        job_id = answer.headers["location"].split("job=")[1]
+        page = admin.get(answer.headers["location"]).text
+        assert f'hx-get="/jobs/{job_id}"' in page
+        progress = admin.get(f"/jobs/{job_id}").text
+        assert "0 of 1 hosts so far" in progress and "<progress" in progress
+        deadline = time.monotonic() + 60
+        while "hosts so far" in progress:
+            assert time.monotonic() < deadline, "the activation never ended"
+            time.sleep(0.5)
+            progress = admin.get(f"/jobs/{job_id}").text
+        assert "activated" in progress and "hung" in progress  # the host that did not follow, named
+        assert "hx-trigger" not in progress  # the poll stops at the end
+        assert engine.get_domain(domain.id).status.value == "active"
+        assert any(e.code == 966 for e in engine.list_events(max=20))  # and it ends in an event
+        assert any(e.objects.user_name == ADMIN[0] for e in engine.list_events(max=20) if e.code == 966)
+    finally:
+        hung.close()

@@ -16,9 +16,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from storconn.engine import actor
 from storconn.engine.service import Engine
 
 from . import views
+from .jobs import Jobs
 from .session import CSRF_FIELD, CSRF_HEADER, SessionUser, check_csrf, session_user
 
 __all__ = ["Kit", "text_fields"]
@@ -30,6 +32,7 @@ class Kit:
     def __init__(self, engine: Engine, session_ttl: float) -> None:
         self.engine = engine
         self.session_ttl = session_ttl
+        self.jobs = Jobs()
         environment = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
@@ -52,7 +55,10 @@ class Kit:
         return user, Response()
 
     async def user(self, request: Request) -> SessionUser | None:
-        return await session_user(request, self.engine)
+        found = await session_user(request, self.engine)
+        if found is not None:
+            actor.set_current(found.name)  # the engine's events name who acted, as from the API
+        return found
 
     @staticmethod
     def listing(request: Request) -> views.Listing:
@@ -84,12 +90,15 @@ class Kit:
         status_code: int = 200,
     ) -> HTMLResponse:
         flash = request.session.pop("flash", None) if user is not None else None
+        job_id = request.query_params.get("job")
+        job = self.jobs.get(job_id) if job_id and user is not None else None
         full = {
             "user": user,
             "flash": flash,
             "csrf_field": CSRF_FIELD,
             "csrf_header": CSRF_HEADER,
             "path": request.url.path,
+            "job": job,
             **context,
         }
         return self.templates.TemplateResponse(request, template, full, status_code=status_code)

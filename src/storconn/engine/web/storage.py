@@ -14,6 +14,7 @@ from storconn.engine.model import DomainStatus, StorageConnection
 
 from . import forms, views
 from .kit import Kit, text_fields
+from .jobs import QUICK
 from .probe import run_test
 
 DOMAIN_ACTIONS = ("maintenance", "activate", "detach", "remove")
@@ -63,13 +64,37 @@ class StoragePages:
         asked = text_fields(await request.form()).get("back", "")
         if asked in LOCAL_PAGES:  # only our own pages: a form field never sends the browser elsewhere
             back = asked
+        job = self.kit.jobs.start(
+            f"{action.capitalize()} of a storage domain", domain_id, action,
+            lambda: self._run_domain_action(domain_id, action), EngineError,
+        )
+        if await run_in_threadpool(job.done_event.wait, QUICK):
+            self.kit.flash(request, "error" if job.error else "ok", job.error or job.result or "")
+            return RedirectResponse(back, status_code=303)
+        # Still going (many hosts, slow ones): the page shows its progress until it ends.
+        return RedirectResponse(f"{back}{'&' if '?' in back else '?'}job={job.id}", status_code=303)
+
+    async def job(self, request: Request) -> Response:
+        """A job's progress: how many of the data center's hosts are where the action takes them."""
+        user = await self.kit.user(request)
+        if user is None:
+            return self.kit.to_login(request)
+        job = self.kit.jobs.get(request.path_params["job_id"])
+        if job is None:
+            return self.kit.refused(request, user, "No such action (it ended a while ago).", 404)
+        progress = await run_in_threadpool(self._progress, job.domain_id, job.action)
+        return self.kit.page(request, "job.html", user, {"job": job, "progress": progress})
+
+    def _progress(self, domain_id: str, action: str) -> tuple[int, int]:
+        """(hosts done, hosts of the domain's data center)."""
         try:
-            text = await run_in_threadpool(self._run_domain_action, domain_id, action)
-        except EngineError as exc:
-            self.kit.flash(request, "error", exc.detail.strip("[]"))
-        else:
-            self.kit.flash(request, "ok", text)
-        return RedirectResponse(back, status_code=303)
+            domain = self.kit.engine.get_domain(domain_id)
+        except EngineError:
+            return 0, 0
+        cells = views.host_cells(domain, self.kit.engine.host_references())
+        want_connected = action == "activate"
+        done = sum(1 for cell in cells if (cell.state == "connected") == want_connected)
+        return done, len(cells)
 
     def _run_domain_action(self, domain_id: str, action: str) -> str:
         domain = self.kit.engine.get_domain(domain_id)
@@ -180,4 +205,5 @@ def storage_routes(kit: Kit) -> list[Route]:
         Route("/storage/{domain_id}/edit", pages.edit, methods=["POST"]),
         Route("/storage/{domain_id}/test", pages.test, methods=["POST"]),
         Route("/storage/{domain_id}/{action:str}", pages.domain_action, methods=["POST"]),
+        Route("/jobs/{job_id}", pages.job),
     ]

@@ -27,6 +27,7 @@ __all__ = [
     "Listing",
     "connection_summary",
     "domain_rows",
+    "host_cells",
     "listing",
 ]
 
@@ -135,7 +136,7 @@ def domain_rows(
             domain=domain,
             connection=summary,
             data_center=dc_names.get(domain.data_center_id or "", ""),
-            hosts=_host_cells(domain, host_views),
+            hosts=host_cells(domain, host_views),
         )
         if not view.text or row.matches(view.text):
             rows.append(row)
@@ -143,7 +144,8 @@ def domain_rows(
     return rows
 
 
-def _host_cells(domain: StorageDomain, host_views: Sequence[HostReferences]) -> list[HostCell]:
+def host_cells(domain: StorageDomain, host_views: Sequence[HostReferences]) -> list[HostCell]:
+    """The domain's state on each host of its data center, by host name."""
     if domain.data_center_id is None:
         return []
     cells = []
