@@ -15,10 +15,8 @@ answers: 200, 201 with ``Location``, 202 for ``?async=true`` or
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from storconn.engine.errors import BadRequest, EngineError, NotFound, Unauthorized
+from storconn.engine.errors import EngineError, NotFound, Unauthorized
 
 from . import encode
 from .auth import REALM, Authenticator
@@ -113,7 +111,6 @@ class FaultRoute(APIRoute):
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-_SEARCH = re.compile(r"""\s*(name|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))\s*""", re.IGNORECASE)
 
 
 class Ctx:
@@ -179,32 +176,6 @@ class Ctx:
     def follows(self, name: str) -> bool:
         follow = self.request.query_params.get("follow", "")
         return name in {part.strip() for part in follow.split(",")}
-
-    def search(self, items: Iterable[T], name_of: Callable[[T], str], id_of: Callable[[T], str]) -> list[T]:
-        """``?search=name=PATTERN`` (``*`` as wildcard) or ``id=...``, and ``?max``; other queries are refused.
-
-        Superseded by ``searching.search`` (oVirt's whole search language, fields per
-        resource); kept only until the routes of parallel branches (/clusters, /events)
-        move over to it.
-        """
-        result = list(items)
-        query = self.request.query_params.get("search")
-        if query:
-            match = _SEARCH.fullmatch(query)
-            if match is None:
-                raise BadRequest("UNSUPPORTED_SEARCH",
-                                 f"Unsupported search {query!r}: only name=PATTERN and id=ID are understood.")
-            field, pattern = match.group(1).lower(), next(g for g in match.groups()[1:] if g is not None)
-            sensitive = self.request.query_params.get("case_sensitive", "true").lower() not in _FALSE
-            getter = name_of if field == "name" else id_of
-            if not sensitive:
-                pattern = pattern.lower()
-            result = [
-                i for i in result
-                if fnmatch.fnmatchcase(getter(i) if sensitive else getter(i).lower(), pattern)
-            ]
-        limit = self.max()
-        return result if limit is None else result[:limit]
 
     # --- answers ---
 
