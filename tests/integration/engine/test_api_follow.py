@@ -133,3 +133,17 @@ def test_the_sdk_reads_followed_connections_and_searches(system: Any) -> None:
     assert followed[0].storage_domains[0].name == "sd1"
     with pytest.raises(sdk.Error, match="colour"):
         sds.list(search="colour=red")
+
+
+def test_hosts_inline_their_cluster_and_data_centers_their_clusters(api: Api, engine: Engine) -> None:
+    dc = engine.add_data_center("dc-c")
+    host = rules.unreachable_host(engine, "h-c", data_center_id=dc.id)  # joins the data center's Default cluster
+    listed = api.read_list(api.get("/hosts", params={"follow": "cluster"}), "host")
+    [found] = [h for h in listed if h["id"] == host.id]
+    assert found["cluster"]["name"] == "Default" and found["cluster"]["id"] == host.cluster_id
+    got = api.read(api.get(f"/hosts/{host.id}", params={"follow": "cluster"}))
+    assert got["cluster"]["name"] == "Default"
+    assert "name" not in api.read(api.get(f"/hosts/{host.id}"))["cluster"]  # without follow: the link only
+    dcs = api.read_list(api.get("/datacenters", params={"follow": "clusters"}), "data_center")
+    [with_cluster] = [d for d in dcs if d["id"] == dc.id]
+    assert [c["name"] for c in _inlined(with_cluster, "clusters", "cluster")] == ["Default"]

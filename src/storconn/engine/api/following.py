@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
 from storconn.engine.errors import BadRequest
-from storconn.engine.model import DataCenter, LunDisk, StorageConnection, StorageDomain
+from storconn.engine.model import Cluster, DataCenter, Host, LunDisk, StorageConnection, StorageDomain
 
-from . import encode
+from . import encode, encode_clusters
 from .document import Many, Obj
 from .routing import Ctx
 
@@ -35,10 +35,10 @@ _DOMAIN: Tree = {"storage_connections": _CONNECTIONS, "data_centers": {}}
 # (once /clusters exists), a disk's connections subresource (inlined here already).
 FOLLOWS: Mapping[str, Tree] = {
     "storagedomains": {**_DOMAIN, "data_center": {}},
-    "datacenters": {"storage_domains": {"storage_connections": _CONNECTIONS}},
+    "datacenters": {"storage_domains": {"storage_connections": _CONNECTIONS}, "clusters": {}},
     "disks": {"storage_connections": _CONNECTIONS},
     "vms": {"disk_attachments": {}},
-    "hosts": {},
+    "hosts": {"cluster": {}},
     "storageconnections": {},
     "clusters": {},
 }
@@ -67,8 +67,8 @@ def follow_tree(ctx: Ctx, resource: str) -> dict[str, dict[str, object]]:
     return tree
 
 
-def _replace(obj: Obj, name: str, value: Many) -> None:
-    """Put ``value`` in place of ``obj``'s element ``name`` (a list of refs), or add it."""
+def _replace(obj: Obj, name: str, value: Many | Obj) -> None:
+    """Put ``value`` in place of ``obj``'s element ``name`` (a ref or a list of refs), or add it."""
     for index, (item, _) in enumerate(obj.items):
         if item == name:
             obj.items[index] = (name, value)
@@ -116,7 +116,16 @@ async def follow_domains(ctx: Ctx, docs: Sequence[Obj], domains: Sequence[Storag
 
 async def follow_data_centers(ctx: Ctx, docs: Sequence[Obj], dcs: Sequence[DataCenter],
                               tree: Mapping[str, object]) -> None:
-    """Inline a data center's ``storage_domains`` (as its ``storagedomains`` subcollection shows them)."""
+    """Inline a data center's ``storage_domains`` (as its ``storagedomains`` subcollection shows them)
+    and its ``clusters``."""
+    if "clusters" in tree:
+        grouped_clusters: dict[str, list[Cluster]] = defaultdict(list)
+        for cluster in await ctx.call(ctx.engine.list_clusters):
+            if cluster.data_center_id:
+                grouped_clusters[cluster.data_center_id].append(cluster)
+        for doc, dc in zip(docs, dcs, strict=True):
+            inner = [encode_clusters.cluster(c, ctx.base) for c in grouped_clusters.get(dc.id, [])]
+            _replace(doc, "clusters", Many("cluster", inner))
     sub = tree.get("storage_domains")
     if sub is None:
         return
@@ -140,3 +149,15 @@ async def follow_disks(ctx: Ctx, docs: Sequence[Obj], disks: Sequence[LunDisk], 
         return
     for doc, disk in zip(docs, disks, strict=True):
         _replace(doc, "storage_connections", _connections_of(disk.connection_ids, connections, ctx.base, None))
+
+
+async def follow_hosts(ctx: Ctx, docs: Sequence[Obj], hosts: Sequence[Host], tree: Mapping[str, object]) -> None:
+    """Inline a host's ``cluster`` in full."""
+    if "cluster" not in tree:
+        return
+    clusters = {c.id: c for c in await ctx.call(ctx.engine.list_clusters)}
+    for doc, host in zip(docs, hosts, strict=True):
+        cluster = clusters.get(host.cluster_id or "")
+        if cluster is not None:
+            _replace(doc, "cluster", encode_clusters.cluster(cluster, ctx.base))
+

@@ -11,7 +11,7 @@ from ..schema import BodyError
 from ..media import empty
 from ..routing import Ctx, FaultRoute
 from .. import searching
-from ..following import follow_tree
+from ..following import follow_hosts, follow_tree
 from .lookup import cluster_id, data_center_id
 
 router = APIRouter(route_class=FaultRoute)
@@ -22,9 +22,11 @@ DEFAULT_AGENT_PORT = 54321  # the agent's default listening port (storconn.agent
 @router.get("/hosts")
 async def list_hosts(request: Request) -> Response:
     ctx = Ctx(request)
-    follow_tree(ctx, "hosts")  # nothing to follow yet; an unknown link is refused
+    follow = follow_tree(ctx, "hosts")
     found = await searching.search(ctx, searching.HOSTS, await ctx.call(ctx.engine.list_hosts))
-    return ctx.ok(encode.hosts(found, ctx.base))
+    document = encode.hosts(found, ctx.base)
+    await follow_hosts(ctx, document.items, found, follow)
+    return ctx.ok(document)
 
 
 @router.post("/hosts")
@@ -44,8 +46,11 @@ async def add_host(request: Request) -> Response:
 @router.get("/hosts/{host_id}")
 async def get_host(request: Request, host_id: str) -> Response:
     ctx = Ctx(request)
-    follow_tree(ctx, "hosts")
-    return ctx.ok(encode.host(await ctx.call(ctx.engine.get_host, host_id), ctx.base))
+    follow = follow_tree(ctx, "hosts")
+    host = await ctx.call(ctx.engine.get_host, host_id)
+    document = encode.host(host, ctx.base)
+    await follow_hosts(ctx, [document], [host], follow)
+    return ctx.ok(document)
 
 
 @router.put("/hosts/{host_id}")
