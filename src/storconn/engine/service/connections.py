@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +25,11 @@ class ConnectionCommands(EngineBase):
     def list_connections(self, *, max: int | None = None) -> list[StorageConnection]:
         with self._tx(write=False) as repo:
             return repo.connections(max=max)
+
+    def connections_by_id(self, connection_ids: Iterable[str]) -> dict[str, StorageConnection]:
+        """The given connections (unknown ids left out), without passwords: what a page lists."""
+        with self._tx(write=False) as repo:
+            return repo.connections_by_id(connection_ids)
 
     def get_connection(self, connection_id: str) -> StorageConnection:
         with self._tx(write=False) as repo:

@@ -44,7 +44,8 @@ class StoragePages:
 
     def _storage_rows(self, view: views.Listing) -> list[views.DomainRow]:
         domains = self.kit.engine.list_domains()
-        connections = {conn.id: conn for conn in self.kit.engine.list_connections()}
+        # Only the domains' own: a site may hold far more connections than domains (LUN disks, orphans).
+        connections = self.kit.engine.connections_by_id(cid for d in domains for cid in d.connection_ids)
         data_centers = self.kit.engine.list_data_centers()
         host_views = self.kit.engine.host_references()
         return views.domain_rows(domains, connections, data_centers, host_views, view)

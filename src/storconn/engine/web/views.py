@@ -43,6 +43,12 @@ class HostCell:
     state: str  # connected, connecting, failed, non_responsive, maintenance
     detail: str = ""
 
+    @property
+    def text(self) -> str:
+        """What the cell says: the host, its state, and the reason when it failed."""
+        words = f"{self.host_name}: {self.state.replace('_', ' ')}"
+        return f"{words} — {self.detail}" if self.state in ("failed", "non_responsive") else words
+
 
 @dataclass(slots=True)
 class DomainRow:
