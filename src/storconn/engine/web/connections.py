@@ -19,7 +19,8 @@ from storconn.engine.errors import EngineError
 from storconn.engine.model import DomainStatus, StorageConnection, StorageType
 
 from . import forms, views
-from .kit import Kit, text_fields
+from .kit import changer, Kit, text_fields, viewer
+from .session import SessionUser
 from .probe import run_test, wants_fragment
 
 __all__ = ["connection_routes"]
@@ -29,10 +30,8 @@ class ConnectionPages:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 
-    async def listing(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def listing(self, request: Request, user: SessionUser) -> Response:
         rows = await run_in_threadpool(self._rows)
         return self.kit.page(request, "connections.html", user, {"rows": rows})
 
@@ -55,18 +54,14 @@ class ConnectionPages:
 
     # -- add -----------------------------------------------------------------
 
-    async def new_form(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def new_form(self, request: Request, user: SessionUser) -> Response:
         storage_type = _storage_type(request.query_params.get("type"))
         context = await run_in_threadpool(self._form_context, None, storage_type)
         return self.kit.page(request, "connection.html", user, context)
 
-    async def add(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def add(self, request: Request, user: SessionUser) -> Response:
         form = text_fields(await request.form())
         storage_type = _storage_type(form.get("type"))
         context = await run_in_threadpool(self._form_context, None, storage_type)
@@ -86,10 +81,8 @@ class ConnectionPages:
 
     # -- edit, test, remove -------------------------------------------------------
 
-    async def edit_form(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def edit_form(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(
             self._existing_context, request.path_params["connection_id"]
         )
@@ -97,10 +90,8 @@ class ConnectionPages:
             return self.kit.refused(request, user, "No such storage connection.", 404)
         return self.kit.page(request, "connection.html", user, context)
 
-    async def edit(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def edit(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(
             self._existing_context, request.path_params["connection_id"]
         )
@@ -123,10 +114,8 @@ class ConnectionPages:
         self.kit.flash(request, "ok", f"Storage connection {views.connection_summary(conn)} saved.")
         return RedirectResponse("/connections", status_code=303)
 
-    async def test(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def test(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(
             self._existing_context, request.path_params["connection_id"]
         )
@@ -146,10 +135,8 @@ class ConnectionPages:
         context["values"].update({k: v for k, v in form.items() if k != "password"})
         return self.kit.page(request, "connection.html", user, {**context, "test": result})
 
-    async def remove(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def remove(self, request: Request, user: SessionUser) -> Response:
         connection_id = request.path_params["connection_id"]
         form = text_fields(await request.form())
         try:

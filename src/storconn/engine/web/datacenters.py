@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .kit import Kit
+from .kit import Kit, viewer
+from .session import SessionUser
 
 __all__ = ["data_center_routes"]
 
@@ -18,10 +19,8 @@ class DataCenterPages:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 
-    async def listing(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def listing(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(self._listing)
         return self.kit.page(request, "datacenters.html", user, context)
 

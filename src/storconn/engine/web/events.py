@@ -9,7 +9,8 @@ from starlette.routing import Route
 
 from storconn.engine.errors import EngineError
 
-from .kit import Kit
+from .kit import Kit, viewer
+from .session import SessionUser
 
 __all__ = ["event_routes"]
 
@@ -20,10 +21,8 @@ class EventPages:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 
-    async def listing(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def listing(self, request: Request, user: SessionUser) -> Response:
         search = request.query_params.get("search", "").strip()[:500]
         problem = None
         try:

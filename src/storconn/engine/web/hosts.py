@@ -14,7 +14,8 @@ from storconn.engine.model import HostStatus
 
 from storconn.engine.rules.references import ENGINE_PREFIX
 
-from .kit import Kit
+from .kit import changer, Kit, viewer
+from .session import SessionUser
 
 __all__ = ["host_routes"]
 
@@ -23,10 +24,8 @@ class HostPages:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 
-    async def listing(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def listing(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(self._listing)
         return self.kit.page(request, "hosts.html", user, context)
 
@@ -36,11 +35,9 @@ class HostPages:
         hosts = sorted(self.kit.engine.list_hosts(), key=lambda host: host.name.lower())
         return {"hosts": hosts, "dc_names": dc_names, "cluster_names": cluster_names}
 
-    async def action(self, request: Request) -> Response:
+    @changer
+    async def action(self, request: Request, user: SessionUser) -> Response:
         """Maintenance (the host lets go of everything it holds for the engine) or Activate (it syncs back)."""
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
         host_id, action = request.path_params["host_id"], request.path_params["action"]
         if action not in ("maintenance", "activate"):
             return self.kit.refused(request, user, f"There is no action '{action}' on a host.", 404)
@@ -57,10 +54,8 @@ class HostPages:
             self.kit.flash(request, "ok", f"Host {host.name} {done}.{late}")
         return RedirectResponse(f"/hosts/{host_id}", status_code=303)
 
-    async def detail(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def detail(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(self._detail, request.path_params["host_id"])
         if context is None:
             return self.kit.refused(request, user, "No such host.", 404)

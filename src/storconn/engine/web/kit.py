@@ -7,8 +7,10 @@ page showed.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,7 +25,7 @@ from . import views
 from .jobs import Jobs
 from .session import CSRF_FIELD, CSRF_HEADER, SessionUser, check_csrf, session_user
 
-__all__ = ["Kit", "text_fields"]
+__all__ = ["Kit", "changer", "text_fields", "viewer"]
 
 HERE = Path(__file__).parent
 
@@ -107,3 +109,37 @@ class Kit:
 def text_fields(form: Any) -> dict[str, str]:
     """A form's text fields (an uploaded file is no field of ours), each value capped."""
     return {key: value[:4096] for key, value in form.multi_items() if isinstance(value, str)}
+
+
+class _Page(Protocol):
+    kit: Kit
+
+
+P = TypeVar("P", bound=_Page)
+PageMethod = Callable[[P, Request, SessionUser], Awaitable[Response]]
+
+
+def viewer(method: PageMethod[P]) -> Callable[[P, Request], Awaitable[Response]]:
+    """A page any logged-in user may see; anyone else is sent to the login page."""
+
+    @functools.wraps(method)
+    async def page(self: P, request: Request) -> Response:
+        user = await self.kit.user(request)
+        if user is None:
+            return self.kit.to_login(request)
+        return await method(self, request, user)
+
+    return page
+
+
+def changer(method: PageMethod[P]) -> Callable[[P, Request], Awaitable[Response]]:
+    """An action only an admin may take, and only with the session's CSRF token."""
+
+    @functools.wraps(method)
+    async def action(self: P, request: Request) -> Response:
+        user, refusal = await self.kit.changer(request)
+        if user is None:
+            return refusal
+        return await method(self, request, user)
+
+    return action

@@ -13,7 +13,8 @@ from storconn.engine.errors import EngineError
 from storconn.engine.model import DomainStatus, StorageConnection
 
 from . import forms, views
-from .kit import Kit, text_fields
+from .kit import changer, Kit, text_fields, viewer
+from .session import SessionUser
 from .jobs import QUICK
 from .probe import run_test
 
@@ -25,19 +26,15 @@ class StoragePages:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 
-    async def storage(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def storage(self, request: Request, user: SessionUser) -> Response:
         view = self.kit.listing(request)
         rows = await run_in_threadpool(self._storage_rows, view)
         return self.kit.page(request, "storage.html", user, {"rows": rows, "view": view})
 
-    async def storage_rows(self, request: Request) -> Response:
+    @viewer
+    async def storage_rows(self, request: Request, user: SessionUser) -> Response:
         """The table's rows alone, for the poll: the same filter and sort as the page."""
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
         view = self.kit.listing(request)
         rows = await run_in_threadpool(self._storage_rows, view)
         return self.kit.page(request, "storage_rows.html", user, {"rows": rows, "view": view})
@@ -52,10 +49,8 @@ class StoragePages:
 
     # -- actions -----------------------------------------------------------
 
-    async def domain_action(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def domain_action(self, request: Request, user: SessionUser) -> Response:
         domain_id, action = request.path_params["domain_id"], request.path_params["action"]
         if action not in DOMAIN_ACTIONS:
             return self.kit.refused(
@@ -75,11 +70,9 @@ class StoragePages:
         # Still going (many hosts, slow ones): the page shows its progress until it ends.
         return RedirectResponse(f"{back}{'&' if '?' in back else '?'}job={job.id}", status_code=303)
 
-    async def job(self, request: Request) -> Response:
+    @viewer
+    async def job(self, request: Request, user: SessionUser) -> Response:
         """A job's progress: how many of the data center's hosts are where the action takes them."""
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
         job = self.kit.jobs.get(request.path_params["job_id"])
         if job is None:
             return self.kit.refused(request, user, "No such action (it ended a while ago).", 404)
@@ -116,19 +109,15 @@ class StoragePages:
 
     # -- Manage Domain (edit) and its Test ------------------------------------
 
-    async def edit_form(self, request: Request) -> Response:
-        user = await self.kit.user(request)
-        if user is None:
-            return self.kit.to_login(request)
+    @viewer
+    async def edit_form(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
         if context is None:
             return self.kit.refused(request, user, "No such storage domain.", 404)
         return self.kit.page(request, "edit.html", user, context)
 
-    async def edit(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def edit(self, request: Request, user: SessionUser) -> Response:
         domain_id = request.path_params["domain_id"]
         context = await run_in_threadpool(self._edit_context, domain_id)
         if context is None:
@@ -154,10 +143,8 @@ class StoragePages:
             self.kit.engine.update_connection(conn.id, edit.connection)
         self.kit.engine.update_domain(domain_id, name=edit.name, description=edit.description)
 
-    async def test(self, request: Request) -> Response:
-        user, refusal = await self.kit.changer(request)
-        if user is None:
-            return refusal
+    @changer
+    async def test(self, request: Request, user: SessionUser) -> Response:
         context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
         if context is None or context["connection"] is None:
             return self.kit.refused(
