@@ -13,10 +13,14 @@ not hold on a shared machine):
 
 The engine runs in this process behind uvicorn on loopback; the 10 hosts
 are 10 host records of one real agent, which answers each ``statuses``
-call. The domains are in maintenance (stored through the repository in one
-transaction, as ``engine_list_10000`` stores its connections): 1,000 active
-tmpfs domains would be 1,000 mounts, and the page's cost is the same per
-host cell whatever the state.
+call. The domains are active localfs domains (stored through the
+repository in one transaction, as ``engine_list_10000`` stores its
+connections) and the engine's host sync has the agent hold their 1,000
+references, so every host cell is worked out from the agent's answer and
+names the domain's own path, as on a site of active domains. localfs
+stands in for every type: a reference it holds is a symlink, where 1,000
+NFS or tmpfs domains would be 1,000 mounts, and the page's work per cell
+is the same whatever the type.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from storconn.engine.api import create_app
 from storconn.engine.db import Database, UnitOfWork
 from storconn.engine.model import ConnectionFields, DomainStatus, StorageDomain, StorageType
 from storconn.engine.rules import checked_connection
+from storconn.engine.rules.references import desired_refs
 from storconn.engine.secrets import SecretBox
 from storconn.engine.service import Engine
 from storconn.engine.web import create_web_app
@@ -61,7 +66,7 @@ def run(work: Workspace) -> list[Row]:
     state = work.dir("web-engine")
     engine = Engine(f"sqlite:///{state / 'engine.db'}", key_file=state / "key", admin_password=ADMIN[1])
     try:
-        _fill(engine, state / "key", agent)
+        _fill(engine, state / "key", agent, work.dir("web-local"))
         static_dir = work.dir("web-static")
         web = create_web_app(engine, session_key=engine.web_session_key())
         app = Starlette(routes=[Mount("/bench-static", StaticFiles(directory=static_dir)),
@@ -74,7 +79,7 @@ def run(work: Workspace) -> list[Row]:
         engine.close()
 
 
-def _fill(engine: Engine, key_file: Path, agent: Any) -> None:
+def _fill(engine: Engine, key_file: Path, agent: Any, directories: Path) -> None:
     token = (agent.state_dir / "token").read_text().strip()
     dc = engine.add_data_center("bench-dc")
     for n in range(HOSTS):
@@ -83,18 +88,42 @@ def _fill(engine: Engine, key_file: Path, agent: Any) -> None:
     try:
         with UnitOfWork(database, SecretBox(key_file))() as repo:
             for n in range(DOMAINS):
-                fields = ConnectionFields(type=StorageType.POSIXFS, path=f"bench-{n:04d}", vfs_type="tmpfs")
+                path = directories / f"sd{n:04d}"
+                path.mkdir()
+                fields = ConnectionFields(type=StorageType.LOCALFS, path=str(path))
                 conn = checked_connection(fields, connection_id=str(uuid.uuid4()))
                 repo.save_connection(conn)
                 domain = StorageDomain(
-                    id=str(uuid.uuid4()), name=f"sd{n:04d}", storage_type=StorageType.POSIXFS,
-                    data_center_id=dc.id, status=DomainStatus.MAINTENANCE,
+                    id=str(uuid.uuid4()), name=f"sd{n:04d}", storage_type=StorageType.LOCALFS,
+                    data_center_id=dc.id, status=DomainStatus.ACTIVE,
                 )
                 repo.save_domain(domain)
                 repo.attach(domain.id, conn.id)
+            # What activation records: each host should hold each domain's reference.
+            hosts = repo.hosts()
+            domains = repo.domains()
+            connections = repo.domains_connections()
+            repo.replace_references([h.id for h in hosts], desired_refs(hosts, domains, connections))
     finally:
         database.close()
     insert_connections(engine_url(engine), key_file, CONNECTIONS - DOMAINS, prefix="web")
+    failed = engine.sync_hosts()  # and the hosts acquire them
+    if failed:
+        raise RuntimeError(f"host sync failed: {failed}")
+    _wait_connected(agent, token)
+
+
+def _wait_connected(agent: Any, token: str) -> None:
+    from storconn.agent.client import AgentClient
+
+    with AgentClient(f"http://127.0.0.1:{agent.port}", token=token) as client:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses = client.statuses()
+            if sum(1 for s in statuses.values() if s.get("connected")) >= DOMAINS:
+                return
+            time.sleep(0.5)
+    raise RuntimeError("the agent did not connect the 1,000 localfs references in 120 s")
 
 
 def engine_url(engine: Engine) -> str:

@@ -47,7 +47,13 @@ class _Running:
 
 
 class Prober:
-    """One probe in flight per target key. Not thread-safe: the reconciler calls it under its lock."""
+    """One probe in flight per target key.
+
+    The reconciler's thread starts and polls probes (``start`` outside the
+    reconciler's lock, since forks are slow); ``forget`` may come from an
+    operation's thread under that lock. Each touches the table of running
+    probes in single dict operations, which the GIL keeps whole.
+    """
 
     def __init__(self, *, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._timeout = timeout

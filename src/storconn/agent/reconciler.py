@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -224,9 +224,13 @@ class Reconciler:
                 self._change_details_locked(desired, now, work)
                 self._connect_missing_locked(desired, now, work)
                 self._repair_unhealthy_locked(desired, now, work)
-                self._start_probes_locked(desired, now)
+                probes = self._due_probes_locked(desired, now)
                 self._in_flight.update(key for key, _, _ in work.operations)
                 self._plan_next_tick_locked(desired, now)
+            # Spawned outside the lock: a thousand targets are a thousand forks
+            # a probe interval, seconds in which no client could read a status.
+            for key, argv, path in probes:
+                self._prober.start(key, argv, path)
             self._claim(work)
             self._operations.flush_mount_records()
             for key, verb, operation in work.operations:
@@ -398,7 +402,11 @@ class Reconciler:
                 due = min(due, max(state.retry_at, state.orphaned_since + self._config.grace))
         self._next_due = max(due, now)
 
-    def _start_probes_locked(self, desired: dict[str, ConnectionInfo], now: float) -> None:
+    def _due_probes_locked(
+        self, desired: dict[str, ConnectionInfo], now: float
+    ) -> list[tuple[str, Sequence[str], str]]:
+        """The probes to start now, as (key, argv, path); their next time is set here, under the lock."""
+        due: list[tuple[str, Sequence[str], str]] = []
         self._next_due = now + self._config.period
         for key in desired:
             state = self._states[key]
@@ -414,7 +422,8 @@ class Reconciler:
                 continue
             state.probe_due = now + self._config.probe_interval
             self._next_due = min(self._next_due, state.probe_due)
-            self._prober.start(key, argv, state.path)
+            due.append((key, argv, state.path))
+        return due
 
     # -- helpers -----------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from storconn.engine import rules
 from storconn.engine.errors import NotFound
@@ -22,7 +23,24 @@ from storconn.engine.service import luns as lun_plans
 from storconn.engine.service.base import EMPTY_GUID, EngineBase, command, found
 
 
+@dataclass(frozen=True, slots=True)
+class DomainOverview:
+    """Every domain with its connections (no secrets) and the names of the data centers: one read."""
+
+    domains: list[StorageDomain]
+    connections: dict[str, StorageConnection]
+    data_center_names: dict[str, str]
+
+
 class DomainCommands(EngineBase):
+    def domain_overview(self) -> DomainOverview:
+        """What a list of domains shows, read in one transaction (one consistent picture, one round)."""
+        with self._tx(write=False) as repo:
+            domains = repo.domains()
+            connections = repo.domains_connections()
+            names = {dc.id: dc.name for dc in repo.data_centers()}
+        return DomainOverview(domains, connections, names)
+
     def list_domains(self, *, max: int | None = None) -> list[StorageDomain]:
         with self._tx(write=False) as repo:
             return repo.domains(max=max)

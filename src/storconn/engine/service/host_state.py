@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from storconn.agent.client import AgentClient
 from storconn.engine.model import Host, HostStatus
 from storconn.engine.rules.references import ENGINE_PREFIX, FLOW_PREFIX
 from storconn.engine.service.base import EngineBase
@@ -26,60 +25,133 @@ class HostReferences:
     host: Host
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None  # why there are no statuses: maintenance, or the agent did not answer
+    # Statuses by the domain in their reference id (engine:<domain>:…), indexed once: a page asks
+    # for every domain on every host, and a scan per question is domains × references.
+    _by_domain: dict[str, list[dict[str, Any]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_domain = {}
+        start = len(ENGINE_PREFIX)
+        for ref_id, status in self.statuses.items():
+            if ref_id.startswith(ENGINE_PREFIX):
+                domain_id = ref_id[start:].split(":", 1)[0]
+                self._by_domain.setdefault(domain_id, []).append(status)
 
     def domain_statuses(self, domain_id: str) -> list[dict[str, Any]]:
-        prefix = f"{ENGINE_PREFIX}{domain_id}:"
-        return [status for ref_id, status in self.statuses.items() if ref_id.startswith(prefix)]
+        return self._by_domain.get(domain_id, [])
 
 
-# A page asks this often: it waits for the hosts at most this long, and asks a
-# host again only once its previous answer came (a hung agent is reported, never piled up).
+# How old an agent's answer may be. A page shows an answer up to SHOW_AT_MOST
+# old without waiting, and asks again in the background once it is older than
+# REFRESH_AFTER: rendering never waits on agents that answered lately, and many
+# browsers polling at once ask each agent at most once per REFRESH_AFTER. With no
+# answer that recent, the page waits for the agents, at most PAGE_WAIT.
+REFRESH_AFTER = 2.0
+SHOW_AT_MOST = 10.0
 PAGE_WAIT = 1.5
 
 
-class HostStateQueries(EngineBase):
-    _asking: dict[str, float]  # host id → when the question still unanswered was asked
-    _asking_lock: threading.Lock
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    at: float  # time.monotonic() when the question was asked
+    statuses: dict[str, dict[str, Any]] | None
+    error: str | None
 
-    def host_references(self, host_ids: list[str] | None = None) -> list[HostReferences]:
-        """Each host's (or the given hosts') engine references, asked of the agents in parallel."""
-        if not hasattr(self, "_asking_lock"):
-            self._asking, self._asking_lock = {}, threading.Lock()
+
+class _Answers:
+    """The newest answer of each host's agent, and which hosts are being asked (one question each)."""
+
+    def __init__(self) -> None:
+        self.by_host: dict[str, _Answer] = {}
+        self.asking: set[str] = set()
+        self.changed = threading.Condition()
+
+
+class HostStateQueries(EngineBase):
+    _answers: _Answers
+
+    def host_references(
+        self, host_ids: list[str] | None = None, *, max_age: float | None = None
+    ) -> list[HostReferences]:
+        """Each host's (or the given hosts') engine references, as their agents said them.
+
+        ``max_age`` None: what a page shows (see SHOW_AT_MOST); a number: only
+        answers at most that old (0 asks every host and waits, up to PAGE_WAIT).
+        """
+        answers = self._host_answers()
         with self._tx(write=False) as repo:
             hosts = repo.hosts(secrets=True)
         if host_ids is not None:
             wanted = set(host_ids)
             hosts = [host for host in hosts if host.id in wanted]
+        live = [host for host in hosts if host.status is not HostStatus.MAINTENANCE]
         now = time.monotonic()
-        # A question never started (the pool was full) never clears its mark: it expires instead.
-        stale = now - self._hosts.timeout * 2
-        with self._asking_lock:
-            busy = {h.id for h in hosts if self._asking.get(h.id, stale) > stale}
-            asked = [h for h in hosts if h.status is not HostStatus.MAINTENANCE and h.id not in busy]
-            self._asking.update((h.id, now) for h in asked)
-
-        def statuses(client: AgentClient, host: Host) -> dict[str, dict[str, Any]]:
-            try:
-                return client.statuses()
-            finally:
-                with self._asking_lock:
-                    self._asking.pop(host.id, None)
-
-        answers = self._hosts.run(asked, statuses, wait=PAGE_WAIT)
-        for host_id in busy:
-            answers.failed[host_id] = "the host has not answered the previous question yet"
-        found: list[HostReferences] = []
-        for host in hosts:
-            host_view = replace(host, token=None)
-            if host.status is HostStatus.MAINTENANCE:
-                found.append(HostReferences(host_view, error="the host is in maintenance"))
-            elif host.id in answers.ok:
-                ours = {
-                    ref_id: status
-                    for ref_id, status in answers.ok[host.id].items()
-                    if ref_id.startswith((ENGINE_PREFIX, FLOW_PREFIX))
-                }
-                found.append(HostReferences(host_view, statuses=ours))
-            else:
-                found.append(HostReferences(host_view, error=answers.failed.get(host.id, "no answer")))
+        shown, refresh = (SHOW_AT_MOST, REFRESH_AFTER) if max_age is None else (max_age, max_age)
+        with answers.changed:
+            to_ask = [
+                h for h in live
+                if h.id not in answers.asking and now - self._asked_at(h.id) >= refresh
+            ]
+            answers.asking.update(h.id for h in to_ask)
+        if to_ask:
+            threading.Thread(target=self._ask, args=(to_ask,), name="host-states", daemon=True).start()
+        deadline = now + PAGE_WAIT
+        with answers.changed:
+            # Wait for the hosts with nothing recent enough to show, not for the background refreshes.
+            answers.changed.wait_for(
+                lambda: all(self._asked_at(h.id) > now - shown for h in live),
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+            found = [self._host_view(host, now - shown) for host in hosts]
         return found
+
+    def forget_host_answers(self) -> None:
+        """Ask every agent afresh next time: something changed what they hold (a command ran)."""
+        answers = self._host_answers()
+        with answers.changed:
+            answers.by_host.clear()
+
+    def _host_answers(self) -> _Answers:
+        if not hasattr(self, "_answers"):
+            self._answers = _Answers()  # lazily: EngineBase's __init__ is shared by every mixin
+        return self._answers
+
+    def _asked_at(self, host_id: str) -> float:
+        answer = self._answers.by_host.get(host_id)
+        return answer.at if answer is not None else float("-inf")
+
+    def _ask(self, hosts: list[Host]) -> None:
+        """Ask ``hosts`` their statuses (in the background of any page) and keep what they say."""
+        asked = time.monotonic()
+        found: dict[str, _Answer] = {}
+        try:
+            result = self._hosts.run(hosts, lambda client, host: client.statuses())
+            for host_id, statuses in result.ok.items():
+                found[host_id] = _Answer(asked, _engine_statuses(statuses), None)
+            for host_id, error in result.failed.items():
+                found[host_id] = _Answer(asked, None, error)
+        finally:
+            with self._answers.changed:
+                self._answers.by_host.update(found)
+                self._answers.asking.difference_update(h.id for h in hosts)
+                self._answers.changed.notify_all()
+
+    def _host_view(self, host: Host, oldest: float) -> HostReferences:
+        host_view = replace(host, token=None)
+        if host.status is HostStatus.MAINTENANCE:
+            return HostReferences(host_view, error="the host is in maintenance")
+        answer = self._answers.by_host.get(host.id)
+        if answer is None or answer.at <= oldest:
+            return HostReferences(host_view, error=f"host {host.name} did not answer within {PAGE_WAIT:g} s")
+        if answer.error is not None:
+            return HostReferences(host_view, error=answer.error)
+        return HostReferences(host_view, statuses=answer.statuses or {})  # shared, never changed
+
+
+def _engine_statuses(statuses: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The references the engine asked for (a host's agent may hold others' too)."""
+    return {
+        ref_id: status
+        for ref_id, status in statuses.items()
+        if ref_id.startswith((ENGINE_PREFIX, FLOW_PREFIX))
+    }

@@ -42,9 +42,10 @@ class Job:
 
 
 class Jobs:
-    def __init__(self) -> None:
+    def __init__(self, on_end: Callable[[], None] = lambda: None) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._on_end = on_end  # what ends a job ends: e.g. the pages ask the hosts afresh
 
     def start(self, title: str, domain_id: str, action: str, run: Callable[[], str],
               failed: type[Exception]) -> Job:
@@ -58,6 +59,7 @@ class Jobs:
             except failed as exc:
                 job.error = str(getattr(exc, "detail", exc)).strip("[]")
             finally:
+                self._on_end()
                 job.ended = time.monotonic()
                 job.done_event.set()
 

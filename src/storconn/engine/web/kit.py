@@ -34,7 +34,7 @@ class Kit:
     def __init__(self, engine: Engine, session_ttl: float) -> None:
         self.engine = engine
         self.session_ttl = session_ttl
-        self.jobs = Jobs()
+        self.jobs = Jobs(on_end=engine.forget_host_answers)
         environment = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
@@ -140,6 +140,10 @@ def changer(method: PageMethod[P]) -> Callable[[P, Request], Awaitable[Response]
         user, refusal = await self.kit.changer(request)
         if user is None:
             return refusal
-        return await method(self, request, user)
+        try:
+            return await method(self, request, user)
+        finally:
+            # What the hosts hold may have changed: the next page asks them rather than showing what they said.
+            self.kit.engine.forget_host_answers()
 
     return action

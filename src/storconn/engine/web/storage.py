@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -14,10 +15,13 @@ from storconn.engine.model import DomainStatus, StorageConnection
 
 from . import forms, views
 from .kit import changer, Kit, text_fields, viewer
-from .session import SessionUser
+from .session import CSRF_FIELD, SessionUser
 from .jobs import QUICK
 from .probe import run_test
+from .rows import storage_rows_html
 
+# A job's progress is polled every second or so: it asks the hosts at most this often.
+PROGRESS_MAX_AGE = 1.0
 DOMAIN_ACTIONS = ("maintenance", "activate", "detach", "remove")
 LOCAL_PAGES = ("/storage", "/datacenters")
 
@@ -29,23 +33,28 @@ class StoragePages:
     @viewer
     async def storage(self, request: Request, user: SessionUser) -> Response:
         view = self.kit.listing(request)
-        rows = await run_in_threadpool(self._storage_rows, view)
-        return self.kit.page(request, "storage.html", user, {"rows": rows, "view": view})
+        context = await self._rows_context(view, user)
+        return self.kit.page(request, "storage.html", user, context)
 
     @viewer
     async def storage_rows(self, request: Request, user: SessionUser) -> Response:
         """The table's rows alone, for the poll: the same filter and sort as the page."""
         view = self.kit.listing(request)
-        rows = await run_in_threadpool(self._storage_rows, view)
-        return self.kit.page(request, "storage_rows.html", user, {"rows": rows, "view": view})
+        context = await self._rows_context(view, user)
+        return self.kit.page(request, "storage_rows.html", user, context)
 
-    def _storage_rows(self, view: views.Listing) -> list[views.DomainRow]:
-        domains = self.kit.engine.list_domains()
-        # Only the domains' own: a site may hold far more connections than domains (LUN disks, orphans).
-        connections = self.kit.engine.connections_by_id(cid for d in domains for cid in d.connection_ids)
-        data_centers = self.kit.engine.list_data_centers()
-        host_views = self.kit.engine.host_references()
-        return views.domain_rows(domains, connections, data_centers, host_views, view)
+    async def _rows_context(self, view: views.Listing, user: SessionUser) -> dict[str, Any]:
+        engine = self.kit.engine
+        # The database and the agents at once: the hosts' answers are most of the wait.
+        overview, host_views = await asyncio.gather(
+            run_in_threadpool(engine.domain_overview), run_in_threadpool(engine.host_references)
+        )
+        rows = views.domain_rows(
+            overview.domains, overview.connections, overview.data_center_names, host_views, view
+        )
+        token = user.csrf_token if user.can_change else None
+        html = storage_rows_html(rows, page_query=view.query, csrf_field=CSRF_FIELD, csrf_token=token)
+        return {"rows": rows, "rows_html": html, "view": view}
 
     # -- actions -----------------------------------------------------------
 
@@ -85,7 +94,7 @@ class StoragePages:
             domain = self.kit.engine.get_domain(domain_id)
         except EngineError:
             return 0, 0
-        cells = views.host_cells(domain, self.kit.engine.host_references())
+        cells = views.host_cells(domain, self.kit.engine.host_references(max_age=PROGRESS_MAX_AGE))
         want_connected = action == "activate"
         done = sum(1 for cell in cells if (cell.state == "connected") == want_connected)
         return done, len(cells)

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from storconn.engine.model import (
-    DataCenter,
     DomainStatus,
     HostStatus,
     StorageConnection,
@@ -34,7 +33,7 @@ __all__ = [
 SORT_KEYS = ("name", "status", "type", "storage_type", "data_center")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs twice, and a page makes 10,000
 class HostCell:
     """A domain's state on one host, in words a person reads."""
 
@@ -128,11 +127,11 @@ def connection_summary(conn: StorageConnection | None) -> str:
 def domain_rows(
     domains: Iterable[StorageDomain],
     connections: dict[str, StorageConnection],
-    data_centers: Sequence[DataCenter],
+    data_center_names: dict[str, str],
     host_views: Sequence[HostReferences],
     view: Listing,
 ) -> list[DomainRow]:
-    dc_names = {dc.id: dc.name for dc in data_centers}
+    hosts_by_dc = _hosts_by_data_center(host_views)
     rows = []
     for domain in domains:
         summary = ", ".join(
@@ -141,8 +140,8 @@ def domain_rows(
         row = DomainRow(
             domain=domain,
             connection=summary,
-            data_center=dc_names.get(domain.data_center_id or "", ""),
-            hosts=host_cells(domain, host_views),
+            data_center=data_center_names.get(domain.data_center_id or "", ""),
+            hosts=[host.cell(domain) for host in hosts_by_dc.get(domain.data_center_id, ())],
         )
         if not view.text or row.matches(view.text):
             rows.append(row)
@@ -152,34 +151,50 @@ def domain_rows(
 
 def host_cells(domain: StorageDomain, host_views: Sequence[HostReferences]) -> list[HostCell]:
     """The domain's state on each host of its data center, by host name."""
-    if domain.data_center_id is None:
-        return []
-    cells = []
-    for view in host_views:
+    hosts = _hosts_by_data_center(host_views).get(domain.data_center_id, [])
+    return [host.cell(domain) for host in hosts]
+
+
+def _hosts_by_data_center(host_views: Sequence[HostReferences]) -> dict[str | None, list[_HostColumn]]:
+    """Each data center's hosts by name: worked out once a page, not once a domain."""
+    by_dc: dict[str | None, list[_HostColumn]] = {}
+    for host_view in sorted(host_views, key=lambda v: v.host.name.lower()):
+        if host_view.host.data_center_id is not None:
+            by_dc.setdefault(host_view.host.data_center_id, []).append(_HostColumn(host_view))
+    return by_dc
+
+
+class _HostColumn:
+    """One host's cells. Most say the same on every row (host in maintenance, not answering, domain
+    not active, nothing asked yet): those are made once, and a page of 1,000 rows shares them."""
+
+    def __init__(self, view: HostReferences) -> None:
         host = view.host
-        if host.data_center_id != domain.data_center_id:
-            continue
-        cells.append(_host_cell(domain, view))
-    return sorted(cells, key=lambda cell: cell.host_name.lower())
-
-
-def _host_cell(domain: StorageDomain, view: HostReferences) -> HostCell:
-    host = view.host
-    if host.status is HostStatus.MAINTENANCE:
-        return HostCell(host.id, host.name, "maintenance", "host in maintenance")
-    if view.error is not None:
-        return HostCell(host.id, host.name, "non_responsive", view.error)
-    if domain.status is not DomainStatus.ACTIVE:
-        return HostCell(host.id, host.name, "idle", "not held: the domain is not active")
-    statuses = view.domain_statuses(domain.id)
-    if not statuses:
-        return HostCell(host.id, host.name, "connecting", "the engine has not asked the host yet")
-    failed = [s for s in statuses if not s.get("connected")]
-    if not failed:
-        return HostCell(
-            host.id, host.name, "connected", ", ".join(str(s.get("path") or "") for s in statuses)
+        self.view = view
+        self.shared: HostCell | None = None  # the host's state alone decides every cell
+        if host.status is HostStatus.MAINTENANCE:
+            self.shared = HostCell(host.id, host.name, "maintenance", "host in maintenance")
+        elif view.error is not None:
+            self.shared = HostCell(host.id, host.name, "non_responsive", view.error)
+        self.idle = HostCell(host.id, host.name, "idle", "not held: the domain is not active")
+        self.unasked = HostCell(
+            host.id, host.name, "connecting", "the engine has not asked the host yet"
         )
-    code, message = (failed[0].get("lastError") or [0, ""])[:2]
-    if code:
-        return HostCell(host.id, host.name, "failed", f"[{code}] {message}")
-    return HostCell(host.id, host.name, "connecting", "connecting")
+
+    def cell(self, domain: StorageDomain) -> HostCell:
+        if self.shared is not None:
+            return self.shared
+        if domain.status is not DomainStatus.ACTIVE:
+            return self.idle
+        statuses = self.view.domain_statuses(domain.id)
+        if not statuses:
+            return self.unasked
+        host = self.view.host
+        failed = [s for s in statuses if not s.get("connected")]
+        if not failed:
+            paths = ", ".join(str(s.get("path") or "") for s in statuses)
+            return HostCell(host.id, host.name, "connected", paths)
+        code, message = (failed[0].get("lastError") or [0, ""])[:2]
+        if code:
+            return HostCell(host.id, host.name, "failed", f"[{code}] {message}")
+        return HostCell(host.id, host.name, "connecting", "connecting")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -13,8 +14,6 @@ from storconn.engine.secrets import SecretBox
 from ..schema import (
     Base,
     ConnectionRow,
-    DomainRow,
-    LunDiskRow,
 )
 
 __all__ = ["RepositoryBase"]
@@ -42,22 +41,31 @@ class RepositoryBase:
         self,
         owner: InstrumentedAttribute[str],
         connection: InstrumentedAttribute[str],
-        rows: Sequence[DomainRow | LunDiskRow],
+        rows: Sequence[Any],
+        *,
+        every_row: bool = False,
     ) -> dict[str, list[str]]:
         """The connection ids of each row (a domain or a disk), in listing order, in one query.
 
         ``owner`` and ``connection`` are the two columns of the row's link
-        table, as ``DomainConnectionRow.domain_id`` and ``.connection_id``.
+        table, as ``DomainConnectionRow.domain_id`` and ``.connection_id``;
+        ``rows`` anything with an ``id`` (ORM objects or Core rows);
+        ``every_row`` when they are all the table's, so the link table is
+        read whole rather than through an ``IN`` of every id (which
+        SQLAlchemy renders afresh, a bound parameter each, on every call).
         """
         ids = [row.id for row in rows]
         mapping: dict[str, list[str]] = {owner_id: [] for owner_id in ids}
         if ids:
-            pairs = self.session.execute(
+            self.session.flush()  # Core reads past the session: what it holds must be in the database first
+            query = (
                 select(owner, connection)
                 .join(ConnectionRow, ConnectionRow.id == connection)
-                .where(owner.in_(ids))
                 .order_by(ConnectionRow.created_at, ConnectionRow.id)
             )
-            for owner_id, connection_id in pairs:
-                mapping[owner_id].append(connection_id)
+            if not every_row:
+                query = query.where(owner.in_(ids))
+            for owner_id, connection_id in self.session.connection().execute(query).fetchall():
+                if owner_id in mapping:
+                    mapping[owner_id].append(connection_id)
         return mapping

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -22,6 +24,26 @@ from ..schema import (
 
 from .base import RepositoryBase
 
+# Enum lookups by value through a dict: Enum.__call__ per row is most of a listing's cost.
+_STORAGE_TYPES = {member.value: member for member in StorageType}
+_DOMAIN_STATUSES = {member.value: member for member in DomainStatus}
+# A domain's own columns, read through Core: loading ORM objects costs several times the query.
+_DOMAIN_COLUMNS = (
+    DomainRow.id,
+    DomainRow.name,
+    DomainRow.storage_type,
+    DomainRow.domain_type,
+    DomainRow.description,
+    DomainRow.data_center_id,
+    DomainRow.status,
+    DomainRow.volume_group_id,
+)
+# _domains builds StorageDomain positionally (keywords cost twice as much per row): its field order.
+assert [f.name for f in dataclass_fields(StorageDomain)] == [
+    "id", "name", "storage_type", "domain_type", "description", "data_center_id",
+    "status", "connection_ids", "volume_group_id", "luns",
+]
+
 
 class DomainRows(RepositoryBase):
     # -- storage domains -----------------------------------------------------
@@ -29,12 +51,14 @@ class DomainRows(RepositoryBase):
     def domains(
         self, *, max: int | None = None, data_center_id: str | None = None
     ) -> list[StorageDomain]:
-        query = select(DomainRow).order_by(DomainRow.created_at, DomainRow.id)
+        query = select(*_DOMAIN_COLUMNS).order_by(DomainRow.created_at, DomainRow.id)
         if data_center_id is not None:
             query = query.where(DomainRow.data_center_id == data_center_id)
         if max is not None:
             query = query.limit(max)
-        return self._domains(list(self.session.scalars(query)))
+        self.session.flush()  # Core reads past the session: what it holds must be in the database first
+        rows = self.session.connection().execute(query).fetchall()
+        return self._domains(rows, every_row=data_center_id is None and max is None)
 
     def domain(self, domain_id: str) -> StorageDomain | None:
         row = self.session.get(DomainRow, domain_id)
@@ -83,18 +107,18 @@ class DomainRows(RepositoryBase):
             )
         self.session.flush()
 
-    def _luns(self, domain_ids: Sequence[str]) -> dict[str, list[DomainLun]]:
+    def _luns(self, domain_ids: Sequence[str], *, every_row: bool = False) -> dict[str, list[DomainLun]]:
         mapping: dict[str, list[DomainLun]] = {domain_id: [] for domain_id in domain_ids}
         if domain_ids:
-            rows = self.session.scalars(
-                select(DomainLunRow)
-                .where(DomainLunRow.domain_id.in_(list(domain_ids)))
-                .order_by(DomainLunRow.id)
-            )
-            for row in rows:
-                mapping[row.domain_id].append(
-                    DomainLun(row.lun_id, row.connection_id, row.lun_mapping)
-                )
+            lun = DomainLunRow
+            query = select(lun.domain_id, lun.lun_id, lun.connection_id, lun.lun_mapping).order_by(lun.id)
+            if not every_row:  # as in _connection_ids: no IN of every id when all are wanted
+                query = query.where(lun.domain_id.in_(list(domain_ids)))
+            for domain_id, lun_id, connection_id, lun_mapping in (
+                self.session.connection().execute(query).fetchall()
+            ):
+                if domain_id in mapping:
+                    mapping[domain_id].append(DomainLun(lun_id, connection_id, lun_mapping))
         return mapping
 
     def attach(self, domain_id: str, connection_id: str) -> None:
@@ -119,23 +143,28 @@ class DomainRows(RepositoryBase):
         self.session.execute(delete(DomainRow).where(DomainRow.id == domain_id))
         self.session.flush()
 
-    def _domains(self, rows: Sequence[DomainRow]) -> list[StorageDomain]:
+    def _domains(self, rows: Sequence[Any], *, every_row: bool = False) -> list[StorageDomain]:
+        """Domains from rows with ``_DOMAIN_COLUMNS``' attributes (Core rows or ORM objects).
+
+        ``every_row``: the rows are the whole table (see ``_connection_ids``).
+        """
         mapping = self._connection_ids(
-            DomainConnectionRow.domain_id, DomainConnectionRow.connection_id, rows
+            DomainConnectionRow.domain_id, DomainConnectionRow.connection_id, rows, every_row=every_row
         )
-        luns = self._luns([row.id for row in rows])
+        luns = self._luns([row.id for row in rows], every_row=every_row)
+        types, statuses = _STORAGE_TYPES, _DOMAIN_STATUSES
         return [
             StorageDomain(
-                id=row.id,
-                name=row.name,
-                storage_type=StorageType(row.storage_type),
-                domain_type=row.domain_type,
-                description=row.description,
-                data_center_id=row.data_center_id,
-                status=DomainStatus(row.status),
-                connection_ids=mapping[row.id],
-                volume_group_id=row.volume_group_id,
-                luns=luns[row.id],
+                row.id,
+                row.name,
+                types[row.storage_type],
+                row.domain_type,
+                row.description,
+                row.data_center_id,
+                statuses[row.status],
+                mapping[row.id],
+                row.volume_group_id,
+                luns[row.id],
             )
             for row in rows
         ]
