@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from storconn.engine.model import HostStatus
+from storconn.engine.api import create_app
+from storconn.engine.model import HostStatus, Role
 from storconn.engine.service import Engine
+from storconn.engine.web import create_web_app
 from tests.integration.engine.conftest import ADMIN, VIEWER
 from tests.peers.agent import AgentProcess
+from tests.unit.engine_api.server import serve
 
 from .test_pages import _csrf, _login
 
@@ -333,3 +338,30 @@ def test_a_host_is_added_from_the_web_and_its_token_is_never_answered(
         assert secret not in str(one.headers), one.url
     assert secret not in caplog.text
     assert all(secret not in e.description for e in engine.list_events(max=50))
+
+
+def test_no_cluster_or_host_form_answers_500_on_postgresql(postgres: Any, tmp_path: Path) -> None:
+    """PostgreSQL refuses more than SQLite (a NUL in any text, a name longer than its column)."""
+    engine = Engine(postgres.new_database(), key_file=tmp_path / "key", admin_password=ADMIN[1])
+    try:
+        engine.add_user(*VIEWER, Role.VIEWER)
+        dc = engine.add_data_center("dc1")
+        cluster = engine.add_cluster("c1", data_center_id=dc.id)
+        host_id = _unreachable_host(engine, "h1", cluster.id)
+        _in_maintenance(engine, host_id)
+        web = create_web_app(engine, session_key=engine.web_session_key())
+        with serve(create_app(engine, web=web)) as site:
+            admin = _login(site, ADMIN)
+            token = _csrf(admin.get("/clusters").text)
+            before = _stored(engine)
+            nasty = ["\x00", "x" * 5000, "é\x07", "", "a\x00b"]  # each refused by every field
+            for value in nasty:
+                form = {"csrf_token": token, "name": value, "description": value, "data_center": value,
+                        "cluster": value, "address": value, "port": value, "token": value}
+                for path in ("/clusters/new", f"/clusters/{cluster.id}/edit", "/hosts/new",
+                             f"/hosts/{host_id}/cluster"):
+                    answer = admin.post(path, data=form)
+                    assert answer.status_code < 500, (path, value[:20], answer.text[-500:])
+            assert _stored(engine) == before
+    finally:
+        engine.close()

@@ -16,9 +16,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from storconn.engine.api.routes.hosts import DEFAULT_AGENT_PORT
-from storconn.engine.errors import Conflict, EngineError
+from storconn.engine.errors import EngineError
 from storconn.engine.model import Cluster, Host, HostStatus
+from storconn.engine.rules import Action
+from storconn.engine.rules.clusters import check_host_remove
 from storconn.engine.rules.references import ENGINE_PREFIX
+from storconn.engine.service.base import command
 
 from .forms import FormError
 from .inventory_forms import read_host_form, read_move_form
@@ -122,7 +125,9 @@ class HostPages:
         engine = self.kit.engine
         try:
             host = await run_in_threadpool(engine.get_host, request.path_params["host_id"])
-            check_host_remove(host)
+            # The engine's remove_host (the REST API's DELETE) takes any host and releases what it
+            # holds; the page keeps oVirt's RemoveVds rule and asks for maintenance first.
+            command(Action.REMOVE_HOST)(check_host_remove)(host)  # with oVirt's "Cannot remove Host."
             await run_in_threadpool(engine.remove_host, host.id)
         except EngineError as exc:
             self.kit.flash(request, "error", exc.detail.strip("[]"))
@@ -211,20 +216,6 @@ class HostPages:
             "move_problem": None,
             "move_errors": {},
         }
-
-
-def check_host_remove(host: Host) -> None:
-    """oVirt's RemoveVds refuses a host that is Up; the web admin removes only a host out of use.
-
-    The engine's ``remove_host`` (and so the REST API's DELETE) takes any host
-    and releases what it holds; the page asks for maintenance first, as oVirt's does.
-    """
-    if host.status is HostStatus.UP:
-        raise Conflict(
-            "VDS_CANNOT_REMOVE_VDS_STATUS_ILLEGAL",
-            "Host is operational. Please switch Host to Maintenance mode first.",
-            action="Cannot remove Host.",
-        )
 
 
 def host_routes(kit: Kit) -> list[Route]:
