@@ -20,33 +20,41 @@ __all__ = ["HostReferences", "HostStateQueries"]
 
 @dataclass(slots=True)
 class HostReferences:
-    """One host's engine references as its agent reports them (credentials already removed by the agent)."""
+    """One host's engine references as its agent reports them (credentials already removed by the agent).
+
+    Built once per answer and shared by every page shown from it (with the
+    host's current record swapped in): what is derived from an answer is
+    derived once, however many browsers poll.
+    """
 
     host: Host
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None  # why there are no statuses: maintenance, or the agent did not answer
-    # Statuses by the domain in their reference id (engine:<domain>:…), indexed once: a page asks
-    # for every domain on every host, and a scan per question is domains × references.
-    _by_domain: dict[str, list[dict[str, Any]]] = field(init=False, repr=False, compare=False)
+    # Statuses by the domain in their reference id (engine:<domain>:…): a page asks for
+    # every domain on every host, and a scan per question is domains × references.
+    by_domain: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
+    # What pages derive from this answer (a domain's cell), kept as long as the answer is shown.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self._by_domain = {}
+    @classmethod
+    def answered(cls, host: Host, statuses: dict[str, dict[str, Any]]) -> HostReferences:
+        by_domain: dict[str, list[dict[str, Any]]] = {}
         start = len(ENGINE_PREFIX)
-        for ref_id, status in self.statuses.items():
+        for ref_id, status in statuses.items():
             if ref_id.startswith(ENGINE_PREFIX):
-                domain_id = ref_id[start:].split(":", 1)[0]
-                self._by_domain.setdefault(domain_id, []).append(status)
+                by_domain.setdefault(ref_id[start:].split(":", 1)[0], []).append(status)
+        return cls(host, statuses, by_domain=by_domain)
 
     def domain_statuses(self, domain_id: str) -> list[dict[str, Any]]:
-        return self._by_domain.get(domain_id, [])
+        return self.by_domain.get(domain_id, [])
 
 
 # How old an agent's answer may be. A page shows an answer up to SHOW_AT_MOST
 # old without waiting, and asks again in the background once it is older than
 # REFRESH_AFTER: rendering never waits on agents that answered lately, and many
 # browsers polling at once ask each agent at most once per REFRESH_AFTER. With no
-# answer that recent, the page waits for the agents, at most PAGE_WAIT.
-REFRESH_AFTER = 2.0
+# answer that recent, the page waits for the agents, at most PAGE_WAIT. (A page polls every 5 s.)
+REFRESH_AFTER = 4.0
 SHOW_AT_MOST = 10.0
 PAGE_WAIT = 1.5
 
@@ -54,8 +62,7 @@ PAGE_WAIT = 1.5
 @dataclass(frozen=True, slots=True)
 class _Answer:
     at: float  # time.monotonic() when the question was asked
-    statuses: dict[str, dict[str, Any]] | None
-    error: str | None
+    references: HostReferences  # with the host's record as it was asked; errors in .error
 
 
 class _Answers:
@@ -126,10 +133,11 @@ class HostStateQueries(EngineBase):
         found: dict[str, _Answer] = {}
         try:
             result = self._hosts.run(hosts, lambda client, host: client.statuses())
+            by_id = {host.id: replace(host, token=None) for host in hosts}
             for host_id, statuses in result.ok.items():
-                found[host_id] = _Answer(asked, _engine_statuses(statuses), None)
+                found[host_id] = _Answer(asked, HostReferences.answered(by_id[host_id], _engine_statuses(statuses)))
             for host_id, error in result.failed.items():
-                found[host_id] = _Answer(asked, None, error)
+                found[host_id] = _Answer(asked, HostReferences(by_id[host_id], error=error))
         finally:
             with self._answers.changed:
                 self._answers.by_host.update(found)
@@ -143,9 +151,7 @@ class HostStateQueries(EngineBase):
         answer = self._answers.by_host.get(host.id)
         if answer is None or answer.at <= oldest:
             return HostReferences(host_view, error=f"host {host.name} did not answer within {PAGE_WAIT:g} s")
-        if answer.error is not None:
-            return HostReferences(host_view, error=answer.error)
-        return HostReferences(host_view, statuses=answer.statuses or {})  # shared, never changed
+        return replace(answer.references, host=host_view)  # its statuses, index and memo shared
 
 
 def _engine_statuses(statuses: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -26,12 +26,11 @@ def storage_rows_html(
 ) -> Markup:
     """The ``<tr>`` of each row; with a ``csrf_token`` (an admin's), each row's action forms."""
     forms = _ActionForms(page_query, csrf_field, csrf_token) if csrf_token is not None else None
-    cells: dict[int, str] = {}
     out: list[str] = []
     for row in rows:
         domain = row.domain
         domain_id, name = escape(domain.id), escape(domain.name)
-        hosts = "<br>".join(_cell(cell, cells) for cell in row.hosts) or "—"
+        hosts = "<br>".join(_cell(cell) for cell in row.hosts) or "—"
         out.append(
             f'<tr id="domain-{domain_id}">\n'
             f'  <th scope="row"><a href="/storage/{domain_id}/edit">{name}</a></th>\n'
@@ -48,19 +47,19 @@ def storage_rows_html(
     return Markup("".join(out))
 
 
-def _cell(cell: HostCell, made: dict[int, str]) -> str:
-    """One host's state in a domain's row, printed once for every row that shares the cell.
+def _cell(cell: HostCell) -> str:
+    """One host's state in a domain's row, printed once a cell.
 
-    By identity: the rows share the cell objects of the states that do not
-    depend on the domain (views._HostColumn), and they live through the render.
+    The cells that do not depend on the domain are shared by every row, and
+    the others live as long as the agent's answer they come from
+    (views._HostColumn): a page printed again from the same answer reuses them.
     """
-    html = made.get(id(cell))
-    if html is None:
-        html = made[id(cell)] = (
+    if cell.html is None:
+        cell.html = (
             f'<span class="host-state {cell.state}" title="{escape(cell.detail)}">'
             f"{escape(cell.text)}</span>"
         )
-    return html
+    return cell.html
 
 
 class _ActionForms:

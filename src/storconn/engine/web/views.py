@@ -8,7 +8,7 @@ maintenance, remove when unattached; the engine refuses anything else anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from storconn.engine.model import (
@@ -41,6 +41,7 @@ class HostCell:
     host_name: str
     state: str  # connected, connecting, failed, non_responsive, maintenance
     detail: str = ""
+    html: str | None = field(default=None, compare=False)  # as rows.py prints it, made once
 
     @property
     def text(self) -> str:
@@ -66,14 +67,7 @@ class DomainRow:
         return ["remove", "edit"]
 
     def sort_value(self, key: str) -> str:
-        values = {
-            "name": self.domain.name,
-            "status": self.domain.status.value,
-            "type": self.domain.domain_type,
-            "storage_type": self.domain.storage_type.value,
-            "data_center": self.data_center,
-        }
-        return values.get(key, self.domain.name).lower()
+        return _SORT_VALUES.get(key, _SORT_VALUES["name"])(self).lower()
 
     def matches(self, text: str) -> bool:
         needle = text.lower()
@@ -85,6 +79,15 @@ class DomainRow:
             self.data_center,
         )
         return any(needle in value.lower() for value in haystack)
+
+
+_SORT_VALUES: dict[str, Callable[[DomainRow], str]] = {
+    "name": lambda row: row.domain.name,
+    "status": lambda row: row.domain.status.value,
+    "type": lambda row: row.domain.domain_type,
+    "storage_type": lambda row: row.domain.storage_type.value,
+    "data_center": lambda row: row.data_center,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,14 @@ class _HostColumn:
             return self.shared
         if domain.status is not DomainStatus.ACTIVE:
             return self.idle
+        # Derived from the agent's answer once, and shown from it by every page until the next one.
+        key = (domain.id, self.view.host.name)
+        cell: HostCell | None = self.view.memo.get(key)
+        if cell is None:
+            cell = self.view.memo[key] = self._answered_cell(domain)
+        return cell
+
+    def _answered_cell(self, domain: StorageDomain) -> HostCell:
         statuses = self.view.domain_statuses(domain.id)
         if not statuses:
             return self.unasked

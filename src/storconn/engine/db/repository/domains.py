@@ -7,6 +7,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.sql import Executable
 
 from storconn.engine.model import (
     DomainLun,
@@ -56,26 +57,23 @@ class DomainRows(RepositoryBase):
             query = query.where(DomainRow.data_center_id == data_center_id)
         if max is not None:
             query = query.limit(max)
-        self.session.flush()  # Core reads past the session: what it holds must be in the database first
-        rows = self.session.connection().execute(query).fetchall()
-        return self._domains(rows, every_row=data_center_id is None and max is None)
+        return self._read_domains(query, every_row=data_center_id is None and max is None)
 
     def domain(self, domain_id: str) -> StorageDomain | None:
-        row = self.session.get(DomainRow, domain_id)
-        return self._domains([row])[0] if row else None
+        found = self._read_domains(select(*_DOMAIN_COLUMNS).where(DomainRow.id == domain_id))
+        return found[0] if found else None
 
     def domain_by_name(self, name: str) -> StorageDomain | None:
-        row = self.session.scalar(select(DomainRow).where(DomainRow.name == name))
-        return self._domains([row])[0] if row else None
+        found = self._read_domains(select(*_DOMAIN_COLUMNS).where(DomainRow.name == name))
+        return found[0] if found else None
 
     def domains_using(self, connection_id: str) -> list[StorageDomain]:
-        rows = self.session.scalars(
-            select(DomainRow)
+        return self._read_domains(
+            select(*_DOMAIN_COLUMNS)
             .join(DomainConnectionRow, DomainConnectionRow.domain_id == DomainRow.id)
             .where(DomainConnectionRow.connection_id == connection_id)
             .order_by(DomainRow.created_at, DomainRow.id)
         )
-        return self._domains(list(rows))
 
     def save_domain(self, domain: StorageDomain) -> None:
         """Insert or update the domain's own columns; its connections change with ``attach``/``detach``."""
@@ -143,28 +141,23 @@ class DomainRows(RepositoryBase):
         self.session.execute(delete(DomainRow).where(DomainRow.id == domain_id))
         self.session.flush()
 
-    def _domains(self, rows: Sequence[Any], *, every_row: bool = False) -> list[StorageDomain]:
-        """Domains from rows with ``_DOMAIN_COLUMNS``' attributes (Core rows or ORM objects).
+    def _read_domains(self, query: Executable, *, every_row: bool = False) -> list[StorageDomain]:
+        """The domains a select of ``_DOMAIN_COLUMNS`` finds, with their connections and LUNs.
 
-        ``every_row``: the rows are the whole table (see ``_connection_ids``).
+        ``every_row``: the query reads the whole table (see ``_connection_ids``).
         """
+        self.session.flush()  # Core reads past the session: what it holds must be in the database first
+        rows: Sequence[Any] = self.session.connection().execute(query).fetchall()
         mapping = self._connection_ids(
             DomainConnectionRow.domain_id, DomainConnectionRow.connection_id, rows, every_row=every_row
         )
-        luns = self._luns([row.id for row in rows], every_row=every_row)
+        luns = self._luns([row[0] for row in rows], every_row=every_row)
         types, statuses = _STORAGE_TYPES, _DOMAIN_STATUSES
+        # Unpacked by position: a Core row's attributes cost a lookup each, ten a row.
         return [
             StorageDomain(
-                row.id,
-                row.name,
-                types[row.storage_type],
-                row.domain_type,
-                row.description,
-                row.data_center_id,
-                statuses[row.status],
-                mapping[row.id],
-                row.volume_group_id,
-                luns[row.id],
+                id_, name, types[storage_type], domain_type, description, dc_id,
+                statuses[status], mapping[id_], volume_group_id, luns[id_],
             )
-            for row in rows
+            for id_, name, storage_type, domain_type, description, dc_id, status, volume_group_id in rows
         ]
