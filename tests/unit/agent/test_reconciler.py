@@ -317,3 +317,31 @@ def test_a_mount_confirmed_by_the_tick_is_connected_and_recorded_as_the_agents_o
     reconciler.tick()  # writes the mount id with the tick's other records
     (record,) = store.load_ownership()
     assert record.mount_id is not None
+
+
+def test_probes_start_without_holding_the_lock_that_status_readers_take(
+    registry: Registry, reconciler: Reconciler, connector: FakeConnector, clock: FakeClock
+) -> None:
+    """A thousand targets are a thousand forks a probe interval: readers must not wait behind them."""
+    import threading
+
+    registry.acquire({"a": TMP})
+    reconciler.tick()  # connected
+    connector.probe_command = lambda path: ["true"]  # type: ignore[method-assign]
+    reader_waited: list[float] = []
+    started = threading.Event()
+
+    def slow_start(key: str, argv: object, path: str) -> None:
+        started.set()
+        import time
+
+        begun = time.monotonic()
+        reader = threading.Thread(target=lambda: (reconciler.views(), reader_waited.append(time.monotonic() - begun)))
+        reader.start()
+        reader.join(timeout=5)  # a reader blocked on the lock would never finish while we hold the tick
+
+    reconciler._prober.start = slow_start  # type: ignore[method-assign]
+    clock.advance(60)  # every probe due
+    reconciler.tick()
+    assert started.is_set(), "the connected target was not probed"
+    assert reader_waited and reader_waited[0] < 1.0, "a status read waited for the probes to be forked"
