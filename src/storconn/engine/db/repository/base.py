@@ -61,7 +61,9 @@ class RepositoryBase:
             query = (
                 select(owner, connection)
                 .join(ConnectionRow, ConnectionRow.id == connection)
-                .order_by(ConnectionRow.created_at, ConnectionRow.id)
+                # Each owner's connections in the order they were made; by owner first, so the
+                # database walks the link table rather than every connection there is.
+                .order_by(owner, ConnectionRow.created_at, ConnectionRow.id)
             )
             if not every_row:
                 query = query.where(owner.in_(ids))
