@@ -18,6 +18,10 @@
 (function () {
   "use strict";
 
+  // A field the browser can judge (required, min, max) is named by the browser before htmx sends
+  // anything; without this, htmx would silently not send the form.
+  if (window.htmx) window.htmx.config.reportValidityOfForms = true;
+
   var opener = null; // {href, link}: what opened the dialog, to give focus back to
   var kept = null; // a selector for the focused element of rows being replaced
 
@@ -109,8 +113,8 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     var status = detail.xhr.status;
-    // event.target is the element that asked: the form or its Test button.
-    if (status >= 400 && status < 500 && closest(event.target, "[data-refusals]")) {
+    var asker = detail.requestConfig ? detail.requestConfig.elt : null; // the form or its Test button
+    if (status >= 400 && status < 500 && closest(asker, "[data-refusals]")) {
       detail.shouldSwap = true;
       detail.isError = false;
     }
