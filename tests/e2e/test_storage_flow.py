@@ -170,6 +170,17 @@ def test_the_test_button_shows_the_agents_answer(
     assert engine.domain_connections(domain.id)[0].connection == "/srv/storconn-web-none"
 
 
+def test_a_domain_gone_meanwhile_opens_its_page_which_says_so(page: Any, site: str, engine: Engine) -> None:
+    domain = engine.add_domain("gone1", storage_type=StorageType.LOCALFS,
+                               connection=ConnectionFields(type=StorageType.LOCALFS, path="/srv/gone"))
+    _log_in(page, site, ADMIN)
+    page.get_by_role("link", name="gone1", exact=True).wait_for()
+    engine.remove_domain(domain.id)  # after the page, before the next poll
+    page.get_by_role("link", name="gone1", exact=True).click()
+    page.get_by_text("No such storage domain.").wait_for()
+    assert page.url.endswith(f"/storage/{domain.id}/edit")
+
+
 def test_the_no_javascript_page_still_edits(page: Any, site: str, engine: Engine) -> None:
     domain = engine.add_domain("plain1", storage_type=StorageType.LOCALFS,
                                connection=ConnectionFields(type=StorageType.LOCALFS, path="/srv/plain"))

@@ -216,6 +216,26 @@ def test_an_unknown_domain_or_connection_is_a_404_not_a_fragment_of_nothing(site
     for path in ("/storage/unknown/edit", "/connections/unknown/edit"):
         answer = admin.get(path, headers=HTMX)
         assert answer.status_code == 404 and "No such" in answer.text
+        # Nothing to put it in: an empty dialog has no problem region (dialog.js opens the page).
+        assert "HX-Retarget" not in answer.headers
+
+
+def test_no_dialog_request_answers_500_whatever_it_is_sent(site: str, engine: Engine) -> None:
+    domain_id = _domain(engine)
+    conn_id = engine.domain_connections(domain_id)[0].id
+    admin = _login(site, ADMIN)
+    token = _csrf(admin.get("/storage").text)
+    paths = [f"/storage/{domain_id}/edit", f"/storage/{domain_id}/test", f"/connections/{conn_id}/edit",
+             f"/connections/{conn_id}/test", "/connections/new", "/connections/rows", "/storage/unknown/edit",
+             "/connections/x%00/edit"]
+    forms = [{}, {"csrf_token": token}, {"csrf_token": token, "name": "", "spec": "\x00", "nfs_timeo": "x",
+                                         "port": "-1", "test_host": "nope", "type": "bogus", "force": "on"}]
+    for headers in (HTMX, {"HX-Request": "true", "HX-Target": "test-result"}, {"HX-Request": "true"}):
+        for path in paths:
+            assert admin.get(path, headers=headers).status_code < 500, path
+            for form in forms:
+                answer = admin.post(path, headers=headers, data=form)
+                assert answer.status_code < 500, (path, headers, form, answer.text[:300])
 
 
 @pytest.mark.root

@@ -78,9 +78,10 @@ class Kit:
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
     def refused(self, request: Request, user: SessionUser, text: str, status: int) -> Response:
-        if request.headers.get("HX-Target") in DIALOG_TARGETS:
-            # Asked from a form in a dialog (Save, Test): the refusal goes where the form shows its
-            # problems, and the form stays as the user left it.
+        if request.method == "POST" and request.headers.get("HX-Target") in DIALOG_TARGETS:
+            # Sent by a form in a dialog (Save, Test): the refusal goes where the form shows its
+            # problems, and the form stays as the user left it. (A form that could not be loaded
+            # has no such place: the dialog then opens the form's page, which says why.)
             response = self.page(
                 request, "_refused.html", user, {"message": text}, status_code=status
             )

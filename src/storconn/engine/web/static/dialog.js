@@ -59,18 +59,26 @@
     if (link) link.focus();
   }
 
+  var loading = false; // a second click while the form loads opens nothing twice
+
   function open(link) {
     var d = dialog();
+    if (loading) return;
+    loading = true;
     opener = { href: link.getAttribute("href"), link: link };
     window.htmx
       .ajax("GET", opener.href, { source: d, target: body(), swap: "innerHTML" })
       .then(function () {
+        loading = false;
         if (!body().querySelector("form")) {
           window.location.assign(opener.href); // refused (the domain is gone): its page says why
           return;
         }
-        d.showModal();
+        if (!d.open) d.showModal();
         focusFirstField();
+      }, function () {
+        loading = false;
+        window.location.assign(opener.href);
       });
   }
 
