@@ -77,6 +77,7 @@ def test_every_page_passes_an_axe_scan(
                                            target="iqn.2026-11.test:t1"))
     pages = ["/login", "/storage", f"/storage/{domain_id}/edit", "/connections", "/connections/new?type=iscsi",
              f"/connections/{conn_id}/edit", "/datacenters", "/hosts", f"/hosts/{host_id}", "/events"]
+    pages += ["/clusters", "/clusters/new", "/hosts/new"]
     page.goto(f"{site}/login")
     assert axe_violations(page) == [], describe(axe_violations(page))
     _log_in(page, site, user)

@@ -1,7 +1,10 @@
 """What the engine's integration tests share: a real Engine served on loopback, its users, PostgreSQL.
 
 ``open_engine``, ``ADMIN`` and ``VIEWER`` are imported by the test modules
-(``from .conftest import ...``); the fixtures reach them by name.
+(``from .conftest import ...``); the fixtures reach them by name. Two ways
+to the API: ``base``/``url``, a server of the test's own (for the SDK and
+Ansible), and ``api``, one uvicorn a module with a fresh engine a test
+behind it, in XML and in JSON (``fmt``), spoken by ``rest.Api``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from storconn.engine import secrets
 from storconn.engine.api import create_app
 from storconn.engine.errors import Unauthorized
 from storconn.engine.model import Role
 from storconn.engine.service import Engine
 from tests.unit.engine_api.server import serve
+
+from .rest import MEDIA, Api, Clients, CurrentEngine
 
 ADMIN = ("admin@internal", "admin-Pa55word")
 VIEWER = ("viewer@internal", "viewer-Pa55word")
@@ -84,3 +91,58 @@ def url(base: str) -> str:
     return f"{base}/ovirt-engine/api"
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The users these tests add are hashed at a cost a test can afford; the cost is stored in the hash.
+    monkeypatch.setattr(secrets, "SCRYPT_N", 2**10)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[CurrentEngine, str]]:
+    current = CurrentEngine()
+    with serve(create_app(current)) as url:
+        yield current, url
+
+
+@pytest.fixture
+def engine(tmp_path: Path, server: tuple[CurrentEngine, str]) -> Iterator[Engine]:
+    real = open_engine(tmp_path)
+    server[0].engine = real
+    yield real
+    server[0].engine = None
+    real.close()
+
+
+@pytest.fixture
+def root(engine: Engine, server: tuple[CurrentEngine, str]) -> str:
+    return server[1]
+
+
+@pytest.fixture(params=["xml", "json"])
+def fmt(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def clients() -> Iterator[Clients]:
+    """``clients(root, fmt, user)``: one HTTP client per server, format and user for the whole module."""
+    made: dict[tuple[str, str, tuple[str, str] | None], httpx.Client] = {}
+
+    def get(root: str, fmt: str, user: tuple[str, str] | None) -> Api:
+        if (root, fmt, user) not in made:
+            made[root, fmt, user] = httpx.Client(
+                base_url=f"{root}/ovirt-engine/api",
+                auth=user,
+                timeout=30.0,
+                headers={"Accept": MEDIA[fmt]},
+            )
+        return Api(made[root, fmt, user], fmt)
+
+    yield get
+    for client in made.values():
+        client.close()
+
+
+@pytest.fixture
+def api(root: str, fmt: str, clients: Clients) -> Api:
+    return clients(root, fmt, ADMIN)

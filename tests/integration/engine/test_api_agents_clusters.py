@@ -14,7 +14,7 @@ from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually, mounts_under
 
 from .conftest import ADMIN
-from .test_api_rules import repository
+from .rest import repository
 
 sdk = pytest.importorskip("ovirtsdk4", reason="the official oVirt SDK (ovirt-engine-sdk-python) is not installed")
 from ovirtsdk4 import types  # noqa: E402

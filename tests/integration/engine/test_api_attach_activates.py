@@ -7,8 +7,6 @@ REST layer); an admin who wants maintenance deactivates afterwards. With a
 real agent behind an Up host, the attach alone mounts the storage.
 """
 
-# ruff: noqa: F811  (the REST fixtures of test_api_rules are imported by name and taken as arguments)
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,17 +18,7 @@ from tests.conftest import needs_root
 from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually, mounts_under
 
-from .test_api_rules import (  # noqa: F401  (fixtures)
-    NFS_FIELDS,
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    root,
-    server,
-)
+from .rest import NFS_FIELDS, Api
 
 
 def _unattached(engine: Engine, name: str = "data1") -> Any:

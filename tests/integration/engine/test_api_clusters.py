@@ -1,11 +1,10 @@
 """Clusters, hosts in clusters, and data centers as oVirt shows them — through REST, in XML and in JSON.
 
 The real Engine on SQLite in ``tmp_path`` behind one uvicorn per module
-(the fixtures of ``test_api_rules``); states the API cannot produce (a host
+(the fixtures of ``conftest.py``); states the API cannot produce (a host
 in maintenance) are arranged in the database directly.
 """
 
-# ruff: noqa: F811  (the fixtures imported from test_api_rules are parameters here)
 from __future__ import annotations
 
 import dataclasses
@@ -17,20 +16,7 @@ import pytest
 from storconn.engine.model import DomainStatus, HostStatus, StorageType
 from storconn.engine.service import Engine
 
-from .test_api_rules import (  # noqa: F401  (fixtures, used by name)
-    FAILED,
-    INCOMPLETE,
-    NFS_FIELDS,
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    repository,
-    root,
-    server,
-)
+from .rest import FAILED, INCOMPLETE, NFS_FIELDS, Api, repository
 
 SYNTAX = "Request syntactically incorrect."
 

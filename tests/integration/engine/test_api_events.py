@@ -1,11 +1,10 @@
 """The audit log through REST, in XML and JSON: what each command records, and ``/events`` as oVirt serves it.
 
 Each test runs against a fresh Engine on SQLite behind the module's uvicorn
-(the fixtures of ``test_api_rules``); the commands are called over HTTP so
+(the fixtures of ``conftest.py``); the commands are called over HTTP so
 that the events carry the caller, as they do for a real client.
 """
 
-# ruff: noqa: F811  (the fixtures imported from test_api_rules are test parameters here)
 from __future__ import annotations
 
 from typing import Any
@@ -17,21 +16,7 @@ from storconn.engine.rules.events import Code
 from storconn.engine.service import Engine
 
 from .conftest import ADMIN
-from .test_api_rules import (  # noqa: F401  (fixtures, found by name)
-    INCOMPLETE,
-    ISCSI,
-    NFS,
-    NFS_FIELDS,
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    root,
-    server,
-    unreachable_host,
-)
+from .rest import INCOMPLETE, ISCSI, NFS, NFS_FIELDS, Api, unreachable_host
 
 CHAP_PASSWORD = "chap-Secret-4711"
 HOST_TOKEN = "agent-token-0815"

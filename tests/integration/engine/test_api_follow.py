@@ -11,13 +11,7 @@ from storconn.engine.model import StorageType
 from storconn.engine.service import Engine
 
 from .conftest import ADMIN
-from . import test_api_rules as rules
-from .test_api_rules import NFS_FIELDS, Api, iscsi_fields, lun_disk
-
-# The fixtures of test_api_rules: one uvicorn per module, a fresh engine per test, XML and JSON.
-server, engine, root, fmt, clients, api = (rules.server, rules.engine, rules.root, rules.fmt,
-                                           rules.clients, rules.api)
-_cheap_password_hashes = rules._cheap_password_hashes
+from .rest import NFS_FIELDS, Api, iscsi_fields, lun_disk, unreachable_host
 
 
 def _iscsi_domain(engine: Engine) -> tuple[Any, list[str]]:
@@ -137,7 +131,7 @@ def test_the_sdk_reads_followed_connections_and_searches(system: Any) -> None:
 
 def test_hosts_inline_their_cluster_and_data_centers_their_clusters(api: Api, engine: Engine) -> None:
     dc = engine.add_data_center("dc-c")
-    host = rules.unreachable_host(engine, "h-c", data_center_id=dc.id)  # joins the data center's Default cluster
+    host = unreachable_host(engine, "h-c", data_center_id=dc.id)  # joins the data center's Default cluster
     listed = api.read_list(api.get("/hosts", params={"follow": "cluster"}), "host")
     [found] = [h for h in listed if h["id"] == host.id]
     assert found["cluster"]["name"] == "Default" and found["cluster"]["id"] == host.cluster_id

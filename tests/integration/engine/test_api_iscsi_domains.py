@@ -1,12 +1,9 @@
 """Issue 9 item 8: iSCSI domains on LUNs across targets, their ``volume_group``, and extending them.
 
 Through the REST API of the real Engine, in XML and in JSON (the ``api``
-fixture of ``test_api_rules``), and with the official SDK making the calls
+fixture of ``conftest.py``), and with the official SDK making the calls
 the oVirt Ansible collection's ``ovirt_storage_domain`` makes.
 """
-
-# The fixtures of test_api_rules are imported by name, and tests take them as parameters of the same name.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -24,17 +21,7 @@ from storconn.engine.service import Engine
 from tests.unit.engine_api.server import serve
 
 from .conftest import ADMIN
-from .test_api_rules import (  # noqa: F401  (fixtures)
-    INCOMPLETE,
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    root,
-    server,
-)
+from .rest import INCOMPLETE, Api
 
 T1 = "iqn.2026-01.test:target1"
 T2 = "iqn.2026-01.test:target2"

@@ -6,26 +6,12 @@ As oVirt's RemoveStorageDomainCommand (its storage helper's
 Through REST in XML and JSON.
 """
 
-# ruff: noqa: F811  (the REST fixtures of test_api_rules are imported by name and taken as arguments)
-
 from __future__ import annotations
 
 from storconn.engine.model import StorageType, VmStatus
 from storconn.engine.service import Engine
 
-from .test_api_rules import (  # noqa: F401  (fixtures)
-    NFS_FIELDS,
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    iscsi_fields,
-    lun_disk,
-    root,
-    server,
-)
+from .rest import NFS_FIELDS, Api, iscsi_fields, lun_disk
 
 
 def test_removing_a_file_domain_removes_its_connection(api: Api, engine: Engine) -> None:

@@ -1,14 +1,11 @@
 """Direct LUN disks: their LUN and connections (issue 9 item 8), and reaching the host a VM runs on (item 12).
 
 Through the REST API of the real Engine, in XML and in JSON (the ``api``
-fixture of ``test_api_rules``); item 12 with a real agent behind the host
+fixture of ``conftest.py``); item 12 with a real agent behind the host
 (``tests.peers.agent.AgentProcess``). This kernel has no iSCSI initiator
 (no ``iscsi_tcp``): the agent holds the engine's references and reports why
 it cannot log in, which is what these tests look for.
 """
-
-# The fixtures of test_api_rules are imported by name, and tests take them as parameters of the same name.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -23,17 +20,7 @@ from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually
 
 from .conftest import ADMIN
-from .test_api_rules import (  # noqa: F401  (fixtures)
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    root,
-    server,
-    unreachable_host,
-)
+from .rest import Api, unreachable_host
 
 LUN = "36001405aa"
 TARGET = "iqn.2026-01.test:lun1"

@@ -5,28 +5,12 @@ Through REST in XML and JSON against the real Engine; each refusal leaves
 everything stored as it was.
 """
 
-# ruff: noqa: F811  (the REST fixtures of test_api_rules are imported by name and taken as arguments)
-
 from __future__ import annotations
 
 from storconn.engine.model import ConnectionFields, StorageType
 from storconn.engine.service import Engine
 
-from .test_api_rules import (  # noqa: F401  (fixtures)
-    ISCSI,
-    NFS,
-    NFS_FIELDS,
-    Api,
-    _cheap_password_hashes,
-    api,
-    clients,
-    engine,
-    fmt,
-    iscsi_fields,
-    root,
-    server,
-    unreachable_host,
-)
+from .rest import ISCSI, NFS, NFS_FIELDS, Api, iscsi_fields, unreachable_host
 
 EMPTY = "00000000-0000-0000-0000-000000000000"
 NOT_UP = "[Cannot add storage server connection when Host status is not up]"

@@ -17,13 +17,7 @@ from storconn.engine.model import StorageType, VmStatus
 from storconn.engine.service import Engine
 from tests.peers.agent import AgentProcess
 
-from . import test_api_rules as rules
-from .test_api_rules import NFS, NFS_FIELDS, Api, iscsi_fields, lun_disk, unreachable_host
-
-# The fixtures of test_api_rules: one uvicorn per module, a fresh engine per test, XML and JSON.
-server, engine, root, fmt, clients, api = (rules.server, rules.engine, rules.root, rules.fmt,
-                                           rules.clients, rules.api)
-_cheap_password_hashes = rules._cheap_password_hashes
+from .rest import NFS, NFS_FIELDS, Api, iscsi_fields, lun_disk, unreachable_host
 
 
 def names(api: Api, collection: str, singular: str, search: str, **params: str) -> list[str]:

@@ -262,12 +262,20 @@ def test_no_page_or_action_answers_500_whatever_it_is_sent(site: str, engine: En
     conn_id = engine.domain_connections(domain_id)[0].id
     admin = _login(site, ADMIN)
     token = _csrf(admin.get("/storage").text)
-    ids = [domain_id, conn_id, "unknown", "%00", "x" * 300, "00000000-0000-0000-0000-000000000000"]
+    cluster = engine.add_cluster("c1", data_center_id=engine.list_data_centers()[0].id)
+    host = engine.add_host("gone", address="127.0.0.1", port=9, token="t", cluster_id=cluster.id)
+    engine.deactivate_host(host.id)  # a host in maintenance: it may move and go
+    ids = [domain_id, conn_id, cluster.id, host.id, "unknown", "%00", "x" * 300,
+           "00000000-0000-0000-0000-000000000000"]
     templates = ["/storage/{id}/edit", "/storage/{id}/test", "/storage/{id}/maintenance", "/storage/{id}/remove",
                  "/connections/{id}/edit", "/connections/{id}/test", "/connections/{id}/remove",
-                 "/hosts/{id}", "/hosts/{id}/maintenance", "/hosts/{id}/activate"]
+                 "/hosts/{id}", "/hosts/{id}/maintenance", "/hosts/{id}/activate",
+                 "/clusters/{id}/edit", "/clusters/{id}/remove", "/clusters/new", "/hosts/{id}/cluster",
+                 "/hosts/{id}/remove", "/hosts/new"]
     forms = [{}, {"csrf_token": token}, {"csrf_token": token, "name": "", "nfs_timeo": "x", "port": "-1",
-                                         "test_host": "nope", "type": "bogus", "spec": "\x00", "back": "//evil"}]
+                                         "test_host": "nope", "type": "bogus", "spec": "\x00", "back": "//evil"},
+             {"csrf_token": token, "name": "n\x00", "data_center": "\x00", "cluster": "x" * 300,
+              "address": "\x00", "port": "99999999999999999999", "token": "\u00e9\n", "description": "\x00"}]
     for template in templates:
         for ident in ids:
             path = template.format(id=ident)

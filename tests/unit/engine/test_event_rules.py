@@ -51,8 +51,9 @@ def test_what_it_cannot_read_is_unsupported_search(query: str, part: str) -> Non
 
 def test_values_are_printed_never_expanded() -> None:
     host = Host(id="h", name="${UserName}", address="a", port=1)
-    assert ev.render(ev.host_added(host), "admin@internal") == "Host ${UserName} was added by admin@internal."
-    assert ev.render(ev.host_up(host), None) == "Status of host ${UserName} was set to Up."
+    added = ev.build(ev.EventKind.HOST_ADDED, host=host)
+    assert ev.render(added, "admin@internal") == "Host ${UserName} was added by admin@internal."
+    assert ev.render(ev.build(ev.EventKind.HOST_UP, host=host), None) == "Status of host ${UserName} was set to Up."
 
 
 def test_a_connectivity_failure_never_carries_the_chap_password_or_the_token() -> None:

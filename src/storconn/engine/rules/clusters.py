@@ -32,6 +32,7 @@ __all__ = [
     "check_data_center_update",
     "check_host_in_cluster",
     "check_host_move",
+    "check_host_remove",
     "check_version",
     "data_center_status",
     "storage_format",
@@ -179,6 +180,15 @@ def check_host_move(host: Host, dc: DataCenter | None, dc_hosts: Sequence[Host])
             "Please switch Host to Maintenance mode first.",
         )
     check_host_in_cluster(host, dc, dc_hosts)
+
+
+def check_host_remove(host: Host) -> None:
+    """RemoveVds: a host that is Up is not removed (maintenance first; a non-responsive one may go)."""
+    if host.status is HostStatus.UP:
+        raise Conflict(
+            "VDS_CANNOT_REMOVE_VDS_STATUS_ILLEGAL",
+            "Host is operational. Please switch Host to Maintenance mode first.",
+        )
 
 
 # -- data centers --------------------------------------------------------------------------------

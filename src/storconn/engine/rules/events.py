@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from string import Template
 
 from storconn.engine.errors import BadRequest, Conflict
@@ -47,9 +48,13 @@ from storconn.engine.model import (
 
 __all__ = [
     "ORIGIN",
+    "PLACEHOLDERS",
+    "Code",
     "Condition",
+    "EventKind",
     "NewEvent",
     "SEARCH_FIELDS",
+    "build",
     "parse_search",
     "render",
     "scrub",
@@ -123,6 +128,120 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
 # --- what the commands record --------------------------------------------------------------
 
 
+class EventKind(Enum):
+    """Every event the engine records of its own, one row each: its code, its text and its severity.
+
+    A text's ``${Name}`` placeholders are filled by ``build`` from the objects
+    the event is about (``PLACEHOLDERS`` says which object fills which), and
+    ``${UserName}`` by ``render``.
+    """
+
+    code: int
+    template: str
+    severity: Severity
+
+    def __init__(self, code: int, template: str, severity: Severity) -> None:
+        self.code = code
+        self.template = template
+        self.severity = severity
+
+    ENGINE_START = (Code.ENGINE_START, "Starting storconn engine.", Severity.NORMAL)
+    HOST_ADDED = (Code.HOST_ADDED, "Host ${VdsName} was added by ${UserName}.", Severity.NORMAL)
+    HOST_REMOVED = (Code.HOST_REMOVED, "Host ${VdsName} was removed by ${UserName}.", Severity.NORMAL)
+    HOST_MAINTENANCE = (
+        Code.HOST_MAINTENANCE,
+        "Host ${VdsName} was switched to Maintenance mode by ${UserName}.",
+        Severity.NORMAL,
+    )
+    HOST_UP = (Code.HOST_UP, "Status of host ${VdsName} was set to Up.", Severity.NORMAL)
+    HOST_NON_RESPONSIVE = (Code.HOST_NON_RESPONSIVE, "Host ${VdsName} is non responsive.", Severity.ERROR)
+    HOST_STORAGE_FAILED = (
+        Code.HOST_STORAGE_FAILED,
+        "Failed to connect Host ${VdsName} to the Storage Domains ${StorageDomainName}.",
+        Severity.ERROR,
+    )
+    DATA_CENTER_ADDED = (
+        Code.DATA_CENTER_ADDED,
+        "Data Center ${StoragePoolName} was added by ${UserName}",
+        Severity.NORMAL,
+    )
+    DOMAIN_ADDED = (
+        Code.DOMAIN_ADDED,
+        "Storage Domain ${StorageDomainName} was added by ${UserName}",
+        Severity.NORMAL,
+    )
+    DOMAIN_UPDATED = (
+        Code.DOMAIN_UPDATED,
+        "Storage Domain ${StorageDomainName} was updated by ${UserName}",
+        Severity.NORMAL,
+    )
+    DOMAIN_REMOVED = (
+        Code.DOMAIN_REMOVED,
+        "Storage Domain ${StorageDomainName} was removed by ${UserName}",
+        Severity.NORMAL,
+    )
+    DOMAIN_ATTACHED = (
+        Code.DOMAIN_ATTACHED,
+        "Storage Domain ${StorageDomainName} was attached to Data Center ${StoragePoolName} by ${UserName}",
+        Severity.NORMAL,
+    )
+    DOMAIN_DETACHED = (
+        Code.DOMAIN_DETACHED,
+        "Storage Domain ${StorageDomainName} was detached from Data Center ${StoragePoolName} by ${UserName}",
+        Severity.NORMAL,
+    )
+    DOMAIN_ACTIVATED = (
+        Code.DOMAIN_ACTIVATED,
+        "Storage Domain ${StorageDomainName} (Data Center ${StoragePoolName}) was activated by ${UserName}",
+        Severity.NORMAL,
+    )
+    # oVirt's text says "Preparing for maintenance"; here the domain is in maintenance at once.
+    DOMAIN_DEACTIVATED = (
+        Code.DOMAIN_DEACTIVATED,
+        "Storage Domain ${StorageDomainName} (Data Center ${StoragePoolName}) was deactivated by "
+        "${UserName} and moved to Maintenance.",
+        Severity.NORMAL,
+    )
+    CONNECTION_ADDED = (
+        Code.CONNECTION_ADDED,
+        "Storage connection ${ConnectionId} (${Connection}) was added by ${UserName}.",
+        Severity.NORMAL,
+    )
+    CONNECTION_UPDATED = (
+        Code.CONNECTION_UPDATED,
+        "Storage connection ${ConnectionId} (${Connection}) was updated by ${UserName}.",
+        Severity.NORMAL,
+    )
+    CONNECTION_REMOVED = (
+        Code.CONNECTION_REMOVED,
+        "Storage connection ${ConnectionId} (${Connection}) was removed by ${UserName}.",
+        Severity.NORMAL,
+    )
+    TEST_CONNECTED = (
+        Code.TEST_CONNECTED,
+        "Host ${VdsName} connected to storage connection ${ConnectionId} (${Connection}) "
+        "in a connectivity test by ${UserName}.",
+        Severity.NORMAL,
+    )
+    TEST_FAILED = (
+        Code.TEST_FAILED,
+        "Failed to connect Host ${VdsName} to storage connection ${ConnectionId} (${Connection}) "
+        "in a connectivity test by ${UserName}: ${ErrorMessage}",
+        Severity.WARNING,
+    )
+
+
+# Which of ``build``'s arguments fills each placeholder; ``${UserName}`` is ``render``'s.
+PLACEHOLDERS: Mapping[str, str] = {
+    "ConnectionId": "connection",
+    "Connection": "connection",
+    "StorageDomainName": "domain",
+    "StoragePoolName": "data_center",
+    "VdsName": "host",
+    "ErrorMessage": "error",
+}
+
+
 def describe_connection(conn: StorageConnection) -> str:
     """A connection as the events show it: type and target, never options or credentials."""
     if conn.type is StorageType.ISCSI:
@@ -131,170 +250,51 @@ def describe_connection(conn: StorageConnection) -> str:
     return f"{conn.type.value} {conn.connection}"
 
 
-def _connection(conn: StorageConnection) -> dict[str, str]:
-    return {"ConnectionId": conn.id, "Connection": describe_connection(conn)}
+def build(
+    kind: EventKind,
+    *,
+    connection: StorageConnection | None = None,
+    domain: StorageDomain | None = None,
+    data_center: DataCenter | None = None,
+    host: Host | None = None,
+    error: str | None = None,
+) -> NewEvent:
+    """The event ``kind`` about the objects given: its text's values and the ids and names it links to.
 
-
-def connection_added(conn: StorageConnection) -> NewEvent:
-    return NewEvent(
-        Code.CONNECTION_ADDED,
-        "Storage connection ${ConnectionId} (${Connection}) was added by ${UserName}.",
-        _connection(conn),
-        EventObjects(storage_connection_id=conn.id),
-    )
-
-
-def connection_updated(conn: StorageConnection) -> NewEvent:
-    return NewEvent(
-        Code.CONNECTION_UPDATED,
-        "Storage connection ${ConnectionId} (${Connection}) was updated by ${UserName}.",
-        _connection(conn),
-        EventObjects(storage_connection_id=conn.id),
-    )
-
-
-def connection_removed(conn: StorageConnection) -> NewEvent:
-    return NewEvent(
-        Code.CONNECTION_REMOVED,
-        "Storage connection ${ConnectionId} (${Connection}) was removed by ${UserName}.",
-        _connection(conn),
-        EventObjects(storage_connection_id=conn.id),
-    )
+    ``error`` (the agent's text) is scrubbed of the connection's CHAP password
+    and the host's token before it goes into the text.
+    """
+    values: dict[str, str] = {}
+    objects = EventObjects()
+    if connection is not None:
+        values.update(ConnectionId=connection.id, Connection=describe_connection(connection))
+        objects.storage_connection_id = connection.id
+    if domain is not None:
+        values["StorageDomainName"] = domain.name
+        objects.storage_domain_id, objects.storage_domain_name = domain.id, domain.name
+        # A domain of several connections (multipath iSCSI) links to none of them.
+        if len(domain.connection_ids) == 1:
+            objects.storage_connection_id = domain.connection_ids[0]
+    if host is not None:
+        values["VdsName"] = host.name
+        objects.host_id, objects.host_name = host.id, host.name
+        objects.data_center_id = host.data_center_id
+    if data_center is not None:  # after the host: the data center the event names is the one it links to
+        values["StoragePoolName"] = data_center.name
+        objects.data_center_id, objects.data_center_name = data_center.id, data_center.name
+    if error is not None:
+        secrets = [connection.password if connection else None, host.token if host else None]
+        values["ErrorMessage"] = scrub(error, secrets)
+    return NewEvent(kind.code, kind.template, values, objects, kind.severity)
 
 
 def connection_tested(
     conn: StorageConnection, host: Host, *, connected: bool, error: str | None = None
 ) -> NewEvent:
     """The connectivity test's result on ``host``: connected, or the agent's error (scrubbed)."""
-    objects = EventObjects(
-        storage_connection_id=conn.id,
-        host_id=host.id,
-        host_name=host.name,
-        data_center_id=host.data_center_id,
-    )
-    values = {**_connection(conn), "VdsName": host.name}
     if connected:
-        return NewEvent(
-            Code.TEST_CONNECTED,
-            "Host ${VdsName} connected to storage connection ${ConnectionId} (${Connection}) "
-            "in a connectivity test by ${UserName}.",
-            values,
-            objects,
-        )
-    values["ErrorMessage"] = scrub(error or "no answer in time", [conn.password, host.token])
-    return NewEvent(
-        Code.TEST_FAILED,
-        "Failed to connect Host ${VdsName} to storage connection ${ConnectionId} (${Connection}) "
-        "in a connectivity test by ${UserName}: ${ErrorMessage}",
-        values,
-        objects,
-        Severity.WARNING,
-    )
-
-
-def _domain(domain: StorageDomain, dc: DataCenter | None = None) -> tuple[dict[str, str], EventObjects]:
-    values = {"StorageDomainName": domain.name}
-    objects = EventObjects(
-        storage_domain_id=domain.id,
-        storage_domain_name=domain.name,
-        storage_connection_id=domain.connection_ids[0] if len(domain.connection_ids) == 1 else None,
-    )
-    if dc is not None:
-        values["StoragePoolName"] = dc.name
-        objects.data_center_id, objects.data_center_name = dc.id, dc.name
-    return values, objects
-
-
-_DOMAIN_TEXTS = {
-    Code.DOMAIN_ADDED: "Storage Domain ${StorageDomainName} was added by ${UserName}",
-    Code.DOMAIN_UPDATED: "Storage Domain ${StorageDomainName} was updated by ${UserName}",
-    Code.DOMAIN_REMOVED: "Storage Domain ${StorageDomainName} was removed by ${UserName}",
-    Code.DOMAIN_ATTACHED: (
-        "Storage Domain ${StorageDomainName} was attached to Data Center ${StoragePoolName} by ${UserName}"
-    ),
-    Code.DOMAIN_DETACHED: (
-        "Storage Domain ${StorageDomainName} was detached from Data Center ${StoragePoolName} by ${UserName}"
-    ),
-    Code.DOMAIN_ACTIVATED: (
-        "Storage Domain ${StorageDomainName} (Data Center ${StoragePoolName}) was activated by ${UserName}"
-    ),
-    # oVirt's text says "Preparing for maintenance"; here the domain is in maintenance at once.
-    Code.DOMAIN_DEACTIVATED: (
-        "Storage Domain ${StorageDomainName} (Data Center ${StoragePoolName}) was deactivated by "
-        "${UserName} and moved to Maintenance."
-    ),
-}
-
-
-def domain_event(code: int, domain: StorageDomain, dc: DataCenter | None = None) -> NewEvent:
-    """One of the domain's life events (``Code.DOMAIN_*``); ``dc`` for those in a data center."""
-    values, objects = _domain(domain, dc)
-    return NewEvent(code, _DOMAIN_TEXTS[code], values, objects)
-
-
-def domain_storage_failed(domain: StorageDomain, dc: DataCenter, host: Host) -> NewEvent:
-    values, objects = _domain(domain, dc)
-    objects.host_id, objects.host_name = host.id, host.name
-    return NewEvent(
-        Code.HOST_STORAGE_FAILED,
-        "Failed to connect Host ${VdsName} to the Storage Domains ${StorageDomainName}.",
-        {**values, "VdsName": host.name},
-        objects,
-        Severity.ERROR,
-    )
-
-
-def data_center_added(dc: DataCenter) -> NewEvent:
-    return NewEvent(
-        Code.DATA_CENTER_ADDED,
-        "Data Center ${StoragePoolName} was added by ${UserName}",
-        {"StoragePoolName": dc.name},
-        EventObjects(data_center_id=dc.id, data_center_name=dc.name),
-    )
-
-
-def _host_objects(host: Host) -> EventObjects:
-    return EventObjects(host_id=host.id, host_name=host.name, data_center_id=host.data_center_id)
-
-
-def host_added(host: Host) -> NewEvent:
-    return NewEvent(
-        Code.HOST_ADDED, "Host ${VdsName} was added by ${UserName}.", {"VdsName": host.name}, _host_objects(host)
-    )
-
-
-def host_removed(host: Host) -> NewEvent:
-    return NewEvent(
-        Code.HOST_REMOVED, "Host ${VdsName} was removed by ${UserName}.", {"VdsName": host.name},
-        _host_objects(host),
-    )
-
-
-def host_maintenance(host: Host) -> NewEvent:
-    return NewEvent(
-        Code.HOST_MAINTENANCE, "Host ${VdsName} was switched to Maintenance mode by ${UserName}.",
-        {"VdsName": host.name}, _host_objects(host),
-    )
-
-
-def host_up(host: Host) -> NewEvent:
-    return NewEvent(
-        Code.HOST_UP, "Status of host ${VdsName} was set to Up.", {"VdsName": host.name}, _host_objects(host)
-    )
-
-
-def host_non_responsive(host: Host) -> NewEvent:
-    return NewEvent(
-        Code.HOST_NON_RESPONSIVE,
-        "Host ${VdsName} is non responsive.",
-        {"VdsName": host.name},
-        _host_objects(host),
-        Severity.ERROR,
-    )
-
-
-def engine_started() -> NewEvent:
-    return NewEvent(Code.ENGINE_START, "Starting storconn engine.")
+        return build(EventKind.TEST_CONNECTED, connection=conn, host=host)
+    return build(EventKind.TEST_FAILED, connection=conn, host=host, error=error or "no answer in time")
 
 
 # --- search ----------------------------------------------------------------------------------

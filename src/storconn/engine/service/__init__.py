@@ -111,6 +111,7 @@ from pathlib import Path
 
 from storconn.engine.hosts import HostDispatcher
 from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import EventKind
 from storconn.engine.service.base import FLOW_MAX_AGE, EngineBase
 from storconn.engine.service.clusters import ClusterCommands
 from storconn.engine.service.connections import ConnectionCommands
@@ -170,7 +171,7 @@ class Engine(
             repo.prune_events(self.events_kept)
             # oVirt's VDC_START: also what makes ``GET /events?max=1`` (ovirt_host's first
             # call, which indexes [0]) find an event on a new engine.
-            self._record(event_rules.engine_started(), repo)
+            self._record(event_rules.build(EventKind.ENGINE_START), repo)
         if sync_on_start:
             self.sync_hosts()
 

@@ -19,6 +19,7 @@ from storconn.engine import actor, rules
 from storconn.engine.db import Database, Locks, Repository, UnitOfWork, upgrade_engine
 from storconn.engine.errors import BadRequest, Conflict, EngineError
 from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import EventKind
 from storconn.engine.hosts import DispatchResult, HostDispatcher, SyncResult
 from storconn.engine.model import (
     ConnectionFields,
@@ -201,9 +202,8 @@ class EngineBase:
                     continue  # removed meanwhile
                 repo.set_host_status(host_id, status)
                 if stored.status is not status:
-                    up = status is HostStatus.UP
-                    event = event_rules.host_up if up else event_rules.host_non_responsive
-                    self._record(event(stored), repo)
+                    kind = EventKind.HOST_UP if status is HostStatus.UP else EventKind.HOST_NON_RESPONSIVE
+                    self._record(event_rules.build(kind, host=stored), repo)
 
     def _record(self, event: event_rules.NewEvent, repo: Repository | None = None) -> None:
         """Add ``event`` to the audit log, by the acting user (``storconn.engine.actor``).

@@ -17,6 +17,7 @@ from storconn.engine.model import (
 )
 from storconn.engine.rules import Action
 from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import EventKind
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EMPTY_GUID, EngineBase, command, found
 
@@ -58,7 +59,7 @@ class ConnectionCommands(EngineBase):
                 self._connect_or_raise(target, conn)
             with self._tx() as repo:
                 repo.save_connection(conn, data_center_id=dc_id)
-                self._record(event_rules.connection_added(conn), repo)
+                self._record(event_rules.build(EventKind.CONNECTION_ADDED, connection=conn), repo)
         return rules.without_password(conn)
 
     @command(Action.EDIT_CONNECTION)
@@ -89,7 +90,7 @@ class ConnectionCommands(EngineBase):
                 self._connect_or_raise(target, new)
             with self._tx() as repo:
                 repo.save_connection(new, data_center_id=repo.connection_data_center(connection_id))
-                self._record(event_rules.connection_updated(new), repo)
+                self._record(event_rules.build(EventKind.CONNECTION_UPDATED, connection=new), repo)
                 dc_ids = {d.data_center_id for d in domains if d.data_center_id}
                 for dc_id in dc_ids:
                     repo.refresh_references(dc_id)
@@ -132,7 +133,7 @@ class ConnectionCommands(EngineBase):
                     conn, domains=repo.domains_using(conn.id), disks=repo.disks_using(conn.id)
                 )
                 repo.delete_connection(conn.id)
-                self._record(event_rules.connection_removed(conn), repo)
+                self._record(event_rules.build(EventKind.CONNECTION_REMOVED, connection=conn), repo)
         if target is not None:
             # Disconnecting is making the host hold only what it should: nothing of this connection.
             # A failure is logged and does not undo the removal.

@@ -20,7 +20,7 @@ from storconn.engine.rules import Action
 from storconn.engine.rules import clusters as cluster_rules
 from storconn.engine.rules import domains as domain_rules
 from storconn.engine.rules import events as event_rules
-from storconn.engine.rules.events import Code
+from storconn.engine.rules.events import EventKind
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 from storconn.engine.service.clusters import data_center_key
@@ -71,7 +71,7 @@ class DataCenterCommands(EngineBase):
             taken = repo.data_center_by_name(name) is not None
             rules.check_name_free(name, taken, entity="data center")
             repo.add_data_center(dc)
-            self._record(event_rules.data_center_added(dc), repo)
+            self._record(event_rules.build(EventKind.DATA_CENTER_ADDED, data_center=dc), repo)
         return dc
 
     @command(Action.EDIT_DATA_CENTER)
@@ -161,24 +161,26 @@ class DataCenterCommands(EngineBase):
                 repo.save_domain(domain)
                 repo.refresh_references(dc.id)
                 hosts = self._up_hosts(repo, dc.id)
-                self._record(event_rules.domain_event(Code.DOMAIN_ATTACHED, domain, dc), repo)
-                self._record(event_rules.domain_event(Code.DOMAIN_ACTIVATED, domain, dc), repo)
+                for kind in (EventKind.DOMAIN_ATTACHED, EventKind.DOMAIN_ACTIVATED):
+                    self._record(event_rules.build(kind, domain=domain, data_center=dc), repo)
             result = self._sync(hosts)
         for host in hosts:
             if host.id in result.failed:
-                self._record(event_rules.domain_storage_failed(domain, dc, host))
+                self._record(
+                    event_rules.build(EventKind.HOST_STORAGE_FAILED, domain=domain, data_center=dc, host=host)
+                )
         return domain
 
     @command(Action.ACTIVATE_DOMAIN)
     def activate_domain(self, dc_id: str, domain_id: str) -> list[str]:
         return self._move_domain(
-            dc_id, domain_id, domain_rules.activate, Action.ACTIVATE_DOMAIN, Code.DOMAIN_ACTIVATED
+            dc_id, domain_id, domain_rules.activate, Action.ACTIVATE_DOMAIN, EventKind.DOMAIN_ACTIVATED
         )
 
     @command(Action.DEACTIVATE_DOMAIN)
     def deactivate_domain(self, dc_id: str, domain_id: str) -> list[str]:
         return self._move_domain(
-            dc_id, domain_id, domain_rules.deactivate, Action.DEACTIVATE_DOMAIN, Code.DOMAIN_DEACTIVATED
+            dc_id, domain_id, domain_rules.deactivate, Action.DEACTIVATE_DOMAIN, EventKind.DOMAIN_DEACTIVATED
         )
 
     @command(Action.DETACH_DOMAIN)
@@ -188,7 +190,7 @@ class DataCenterCommands(EngineBase):
             domain_id,
             domain_rules.detach_from_data_center,
             Action.DETACH_DOMAIN,
-            Code.DOMAIN_DETACHED,
+            EventKind.DOMAIN_DETACHED,
         )
 
     def _move_domain(
@@ -197,7 +199,7 @@ class DataCenterCommands(EngineBase):
         domain_id: str,
         move: Callable[[StorageDomain, str], Any],
         action: str,
-        code: int,
+        kind: EventKind,
     ) -> list[str]:
         """Change a domain's status, then make the data center's Up hosts hold what they should.
 
@@ -213,11 +215,13 @@ class DataCenterCommands(EngineBase):
                 repo.save_domain(domain)
                 repo.refresh_references(dc_id)
                 hosts = self._up_hosts(repo, dc_id)
-                self._record(event_rules.domain_event(code, domain, dc), repo)
+                self._record(event_rules.build(kind, domain=domain, data_center=dc), repo)
             result = self._sync(hosts)
-        if code == Code.DOMAIN_ACTIVATED:
+        if kind is EventKind.DOMAIN_ACTIVATED:
             for host in hosts:
                 if host.id in result.failed:
-                    self._record(event_rules.domain_storage_failed(domain, dc, host))
+                    self._record(
+                        event_rules.build(EventKind.HOST_STORAGE_FAILED, domain=domain, data_center=dc, host=host)
+                    )
         names = {host.id: host.name for host in hosts}
         return sorted(names[host_id] for host_id in result.failed)

@@ -17,6 +17,7 @@ from storconn.engine.model import (
 from storconn.engine.rules import Action
 from storconn.engine.rules import domains as domain_rules
 from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import EventKind
 from storconn.engine.rules import locks as keys
 from storconn.engine.service import luns as lun_plans
 from storconn.engine.service.base import EMPTY_GUID, EngineBase, command, found
@@ -83,12 +84,12 @@ class DomainCommands(EngineBase):
                 )
                 if conn is not None and is_new:
                     repo.save_connection(conn)
-                    self._record(event_rules.connection_added(conn), repo)
+                    self._record(event_rules.build(EventKind.CONNECTION_ADDED, connection=conn), repo)
                 repo.save_domain(domain)
                 if conn is not None:
                     repo.attach(domain.id, conn.id)
                     domain.connection_ids = [conn.id]
-                self._record(event_rules.domain_event(event_rules.Code.DOMAIN_ADDED, domain), repo)
+                self._record(event_rules.build(EventKind.DOMAIN_ADDED, domain=domain), repo)
         return domain
 
     def _add_lun_domain(
@@ -194,7 +195,7 @@ class DomainCommands(EngineBase):
             if description is not None:
                 domain.description = description or None
             repo.save_domain(domain)
-            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_UPDATED, domain), repo)
+            self._record(event_rules.build(EventKind.DOMAIN_UPDATED, domain=domain), repo)
             return domain
 
     @command(Action.REMOVE_DOMAIN)
@@ -209,7 +210,7 @@ class DomainCommands(EngineBase):
             repo.delete_domain(domain_id)
             # Connections attached meanwhile are not under the locks: they stay.
             self._drop_unused(repo, [c for c in domain.connection_ids if c in seen.connection_ids])
-            self._record(event_rules.domain_event(event_rules.Code.DOMAIN_REMOVED, domain), repo)
+            self._record(event_rules.build(EventKind.DOMAIN_REMOVED, domain=domain), repo)
 
     def domain_connections(self, domain_id: str) -> list[StorageConnection]:
         with self._tx(write=False) as repo:

@@ -35,6 +35,7 @@ from storconn.connection import StorconnError
 from storconn.engine.errors import Conflict
 from storconn.engine.model import HostStatus, VmStatus
 from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import EventKind
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 
@@ -68,7 +69,7 @@ class HostMaintenanceCommands(EngineBase):
                         f"mode: {host.name} (VMs {', '.join(sorted(running))}).",
                     )
                 repo.set_host_status(host.id, HostStatus.MAINTENANCE)
-                self._record(event_rules.host_maintenance(current), repo)
+                self._record(event_rules.build(EventKind.HOST_MAINTENANCE, host=current), repo)
             try:
                 self._hosts.release_all(host)
             except StorconnError as exc:

@@ -14,6 +14,7 @@ from storconn.engine.model import (
 from storconn.engine.rules import Action
 from storconn.engine.rules import clusters as cluster_rules
 from storconn.engine.rules import events as event_rules
+from storconn.engine.rules.events import EventKind
 from storconn.engine.rules import locks as keys
 from storconn.engine.service.base import EngineBase, command, found
 from storconn.engine.service.clusters import (
@@ -80,7 +81,7 @@ class HostCommands(EngineBase):
             repo.add_host(host)
             if host.data_center_id is not None:
                 repo.refresh_references(host.data_center_id)
-            self._record(event_rules.host_added(host), repo)
+            self._record(event_rules.build(EventKind.HOST_ADDED, host=host), repo)
         # First contact: the host is Up if its agent answers, and gets what its data center holds.
         self._sync([host])
         return self.get_host(host.id)
@@ -123,7 +124,7 @@ class HostCommands(EngineBase):
                 repo.clear_vm_host(host.id)
                 repo.refresh_disk_references()
                 repo.remove_host(host.id)
-                self._record(event_rules.host_removed(host), repo)
+                self._record(event_rules.build(EventKind.HOST_REMOVED, host=host), repo)
             try:
                 # It leaves the engine: it holds nothing for the engine any more.
                 self._hosts.release_all(host)

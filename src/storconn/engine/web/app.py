@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from storconn.engine.service import Engine
 
 from .account import account_routes
+from .clusters import cluster_routes
 from .connections import connection_routes
 from .datacenters import data_center_routes
 from .events import event_routes
@@ -47,6 +48,7 @@ def create_web_app(
         *storage_routes(kit),
         *connection_routes(kit),
         *data_center_routes(kit),
+        *cluster_routes(kit),
         *host_routes(kit),
         *event_routes(kit),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -1,4 +1,4 @@
-"""The Data centers page: each data center with its domains and their actions."""
+"""The Data centers page: each data center with its clusters, hosts and domains, and the domains' actions."""
 
 from __future__ import annotations
 
@@ -39,7 +39,10 @@ class DataCenterPages:
                         key=lambda d: d.name.lower(),
                     ),
                     "hosts": [h for h in hosts if h.data_center_id == dc.id],
-                "clusters": sorted((c.name for c in clusters if c.data_center_id == dc.id), key=str.lower),
+                    "clusters": sorted(
+                        (c for c in clusters if c.data_center_id == dc.id),
+                        key=lambda c: c.name.lower(),
+                    ),
                 }
             )
         unattached = [d for d in domains if d.data_center_id is None]

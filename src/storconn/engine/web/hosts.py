@@ -1,4 +1,10 @@
-"""The Hosts page: each host's status, and on its own page the references its agent holds for the engine."""
+"""The Hosts page: each host's status and cluster, and on its own page the references its agent holds for the engine.
+
+An admin adds a host (its agent's address, port and token, and its cluster),
+moves one in maintenance to another cluster, and removes one that is not Up.
+The agent's token is write-only: it goes to the engine and nowhere else —
+never back into a page, a notice, an event or a log line.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from storconn.engine.api.routes.hosts import DEFAULT_AGENT_PORT
 from storconn.engine.errors import EngineError
-from storconn.engine.model import HostStatus
-
+from storconn.engine.model import Cluster, Host, HostStatus
+from storconn.engine.rules import Action
+from storconn.engine.rules.clusters import check_host_remove
 from storconn.engine.rules.references import ENGINE_PREFIX
+from storconn.engine.service.base import command
 
-from .kit import changer, Kit, viewer
+from .forms import FormError
+from .inventory_forms import read_host_form, read_move_form
+from .kit import Kit, changer, text_fields, viewer
 from .session import SessionUser
 
 __all__ = ["host_routes"]
@@ -34,6 +45,96 @@ class HostPages:
         cluster_names = {cluster.id: cluster.name for cluster in self.kit.engine.list_clusters()}
         hosts = sorted(self.kit.engine.list_hosts(), key=lambda host: host.name.lower())
         return {"hosts": hosts, "dc_names": dc_names, "cluster_names": cluster_names}
+
+    # -- add -----------------------------------------------------------------------
+
+    @viewer
+    async def new_form(self, request: Request, user: SessionUser) -> Response:
+        context = await run_in_threadpool(self._new_context)
+        return self.kit.page(request, "host_new.html", user, context)
+
+    @changer
+    async def add(self, request: Request, user: SessionUser) -> Response:
+        form = text_fields(await request.form())
+        context = await run_in_threadpool(self._new_context)
+        # What was typed comes back, but never the token.
+        context["values"].update({k: v for k, v in form.items() if k != "token"})
+        try:
+            wanted = read_host_form(form, clusters={c.id for c in context["clusters"]})
+            host = await run_in_threadpool(
+                lambda: self.kit.engine.add_host(
+                    wanted.name,
+                    address=wanted.address,
+                    port=wanted.port,
+                    token=wanted.token,
+                    cluster_id=wanted.cluster_id,
+                )
+            )
+        except FormError as exc:
+            context.update(problem=str(exc), errors={exc.field: exc.reason})
+            return self.kit.page(request, "host_new.html", user, context, status_code=400)
+        except EngineError as exc:
+            context.update(problem=exc.detail.strip("[]"))
+            return self.kit.page(request, "host_new.html", user, context, status_code=exc.status)
+        late = "" if host.status is HostStatus.UP else " Its agent does not answer yet."
+        self.kit.flash(request, "ok", f"Host {host.name} added.{late}")
+        return RedirectResponse(f"/hosts/{host.id}", status_code=303)
+
+    def _new_context(self) -> dict[str, Any]:
+        engine = self.kit.engine
+        dc_names = {dc.id: dc.name for dc in engine.list_data_centers()}
+        clusters = sorted(engine.list_clusters(), key=lambda c: c.name.lower())
+        return {
+            "clusters": clusters,
+            "dc_names": dc_names,
+            "values": {"port": str(DEFAULT_AGENT_PORT), "cluster": clusters[0].id if clusters else ""},
+            "errors": {},
+            "problem": None,
+        }
+
+    # -- move, remove ----------------------------------------------------------------
+
+    @changer
+    async def move(self, request: Request, user: SessionUser) -> Response:
+        """Another cluster for a host in maintenance (oVirt's ChangeVDSCluster)."""
+        host_id = request.path_params["host_id"]
+        context = await run_in_threadpool(self._detail, host_id)
+        if context is None:
+            return self.kit.refused(request, user, "No such host.", 404)
+        host: Host = context["host"]
+        form = text_fields(await request.form())
+        # Any cluster the engine knows is judged by the engine; the page offers its data center's.
+        known = {c.id for c in await run_in_threadpool(self.kit.engine.list_clusters)}
+        try:
+            cluster_id = read_move_form(form, clusters=known)
+            moved = await run_in_threadpool(
+                lambda: self.kit.engine.update_host(host.id, cluster_id=cluster_id)
+            )
+        except FormError as exc:
+            context.update(move_problem=str(exc), move_errors={exc.field: exc.reason})
+            return self.kit.page(request, "host.html", user, context, status_code=400)
+        except EngineError as exc:
+            context.update(move_problem=exc.detail.strip("[]"))
+            return self.kit.page(request, "host.html", user, context, status_code=exc.status)
+        cluster = await run_in_threadpool(self.kit.engine.get_cluster, moved.cluster_id or "")
+        self.kit.flash(request, "ok", f"Host {moved.name} moved to cluster {cluster.name}.")
+        return RedirectResponse(f"/hosts/{host.id}", status_code=303)
+
+    @changer
+    async def remove(self, request: Request, user: SessionUser) -> Response:
+        engine = self.kit.engine
+        try:
+            host = await run_in_threadpool(engine.get_host, request.path_params["host_id"])
+            # The engine's remove_host (the REST API's DELETE) takes any host and releases what it
+            # holds; the page keeps oVirt's RemoveVds rule and asks for maintenance first.
+            command(Action.REMOVE_HOST)(check_host_remove)(host)  # with oVirt's "Cannot remove Host."
+            await run_in_threadpool(engine.remove_host, host.id)
+        except EngineError as exc:
+            self.kit.flash(request, "error", exc.detail.strip("[]"))
+            back = f"/hosts/{request.path_params['host_id']}" if exc.status != 404 else "/hosts"
+            return RedirectResponse(back, status_code=303)
+        self.kit.flash(request, "ok", f"Host {host.name} removed.")
+        return RedirectResponse("/hosts", status_code=303)
 
     @changer
     async def action(self, request: Request, user: SessionUser) -> Response:
@@ -87,13 +188,45 @@ class HostPages:
         actions = ["activate"] if found.host.status is HostStatus.MAINTENANCE else ["maintenance"]
         if found.host.status is HostStatus.NON_RESPONSIVE:
             actions = ["maintenance"]
-        return {"host": found.host, "error": found.error, "references": references, "actions": actions}
+        return {
+            "host": found.host,
+            "error": found.error,
+            "references": references,
+            "actions": actions,
+            **self._placement(found.host),
+        }
+
+    def _placement(self, host: Host) -> dict[str, Any]:
+        """The host's cluster and data center, and the clusters it may move to (its data center's)."""
+        engine = self.kit.engine
+        clusters = sorted(engine.list_clusters(), key=lambda c: c.name.lower())
+        cluster = next((c for c in clusters if c.id == host.cluster_id), None)
+        dc = next((d for d in engine.list_data_centers() if d.id == host.data_center_id), None)
+        targets: list[Cluster] = [
+            c
+            for c in clusters
+            if c.id != host.cluster_id and (dc is None or c.data_center_id == dc.id)
+        ]
+        return {
+            "cluster": cluster,
+            "dc": dc,
+            "targets": targets,
+            "can_move": host.status is HostStatus.MAINTENANCE,
+            "can_remove": host.status is not HostStatus.UP,
+            "move_problem": None,
+            "move_errors": {},
+        }
 
 
 def host_routes(kit: Kit) -> list[Route]:
     pages = HostPages(kit)
     return [
         Route("/hosts", pages.listing),
+        # Before /hosts/{host_id}: a host's id is a UUID, never "new".
+        Route("/hosts/new", pages.new_form, methods=["GET"]),
+        Route("/hosts/new", pages.add, methods=["POST"]),
         Route("/hosts/{host_id}", pages.detail),
+        Route("/hosts/{host_id}/cluster", pages.move, methods=["POST"]),
+        Route("/hosts/{host_id}/remove", pages.remove, methods=["POST"]),
         Route("/hosts/{host_id}/{action:str}", pages.action, methods=["POST"]),
     ]
