@@ -14,7 +14,7 @@ from tests.peers.agent import AgentProcess
 from tests.peers.mounts import eventually
 
 from .conftest import axe_violations, describe, screenshot
-from .test_storage_flow import _active_domain, _host, _log_in, _tmpfs_mount
+from .test_storage_flow import _active_domain, _dialog_screenshot, _host, _log_in, _open_dialog, _tmpfs_mount
 
 pytestmark = pytest.mark.root
 
@@ -88,3 +88,22 @@ def test_every_page_passes_an_axe_scan(
         if user is ADMIN:
             screenshot(page, path.strip("/").split("?")[0].replace("/", "-").replace(domain_id, "domain")
                        .replace(conn_id, "connection").replace(host_id, "host") or "home")
+    # And with each dialog open over its list: Manage Domain, a connection, a new one.
+    dialogs = [("/storage", "link", "axe1"), ("/connections", "link", "web-axe (tmpfs)")]
+    if user is ADMIN:
+        dialogs.append(("/connections", "button", "New connection"))
+    for path, role, name in dialogs:
+        page.goto(f"{site}{path}")
+        dialog = _open_dialog(page, name, role=role)
+        dialog.locator("form").first.wait_for()
+        violations = axe_violations(page)
+        assert violations == [], f"{path} with the dialog of {name}: {describe(violations)}"
+        if user is ADMIN and name == "New connection":
+            dialog.get_by_label("Storage type").select_option("iscsi")
+            dialog.get_by_role("button", name="Choose").click()
+            dialog.get_by_label("CHAP password").wait_for()
+            violations = axe_violations(page)
+            assert violations == [], f"the new iSCSI connection dialog: {describe(violations)}"
+            _dialog_screenshot(page, "connection-dialog")
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('manage-dialog').open")

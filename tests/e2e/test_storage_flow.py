@@ -46,12 +46,38 @@ def _tmpfs_mount(mount_root: Path, source: str) -> Any:
     return found[0] if found else None
 
 
+def _open_dialog(page: Any, link: str, role: str = "link") -> Any:
+    """Click a list's link that opens a form in the page's dialog; the dialog, open."""
+    page.get_by_role(role, name=link, exact=True).click()
+    dialog = page.locator("#manage-dialog[open]")
+    dialog.wait_for()
+    return dialog
+
+
+def _wait_focus_on(page: Any, text: str) -> None:
+    """Focus lands on the element saying ``text`` (the dialog gives it back as it closes)."""
+    page.wait_for_function("t => document.activeElement.textContent.trim() === t", arg=text, timeout=10_000)
+
+
+def _dialog_screenshot(page: Any, name: str) -> None:
+    """The open dialog whole: a modal stays in the viewport, so the viewport grows for the picture."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    page.evaluate("() => { document.getElementById('dialog-body').scrollTop = 0; }")
+    screenshot(page, name)
+    page.set_viewport_size(size)
+
+
+def _dialog_open(page: Any) -> bool:
+    return bool(page.evaluate("() => document.getElementById('manage-dialog').open"))
+
+
 def test_maintenance_edit_activate_reaches_the_host(
     page: Any, site: str, engine: Engine, agent_process: AgentProcess, mount_root: Path
 ) -> None:
     dc = engine.add_data_center("dc1")
     _host(engine, agent_process, dc.id)
-    _active_domain(engine, dc.id, "scratch1", ConnectionFields(
+    domain_id = _active_domain(engine, dc.id, "scratch1", ConnectionFields(
         type=StorageType.POSIXFS, path="web-scratch", vfs_type="tmpfs", mount_options="size=16m"))
     assert eventually(lambda: _tmpfs_mount(mount_root, "web-scratch"), timeout=20)
 
@@ -65,12 +91,24 @@ def test_maintenance_edit_activate_reaches_the_host(
     page.get_by_text("moved to maintenance").wait_for()
     assert eventually(lambda: _tmpfs_mount(mount_root, "web-scratch") is None, timeout=20)
 
-    page.get_by_role("link", name="scratch1").click()
-    page.get_by_label("Mount options").fill("size=32m")
-    screenshot(page, "edit")
+    # Manage Domain opens over the list, not as a page of its own.
+    dialog = _open_dialog(page, "scratch1")
+    assert "/edit" not in page.url
+    page.wait_for_function("() => document.activeElement.id === 'f-name'")  # its first field
+    dialog.get_by_label("Mount options").fill("size=32m")
+    # The rows' poll replaces the table under the open dialog, and leaves the dialog alone.
+    page.evaluate("""() => { window.polls = 0; document.getElementById('domain-rows')
+        .addEventListener('htmx:afterSwap', () => { window.polls += 1; }); }""")
+    page.wait_for_function("() => window.polls >= 1", timeout=15_000)
+    assert _dialog_open(page) and dialog.get_by_label("Mount options").input_value() == "size=32m"
+    _dialog_screenshot(page, "manage-domain-dialog")
     assert axe_violations(page) == [], describe(axe_violations(page))
-    page.get_by_role("button", name="Save").click()
-    page.get_by_text("Storage domain scratch1 saved.").wait_for()
+    dialog.get_by_label("Mount options").press("Enter")  # saves, as Save does (not Test, the button before it)
+    page.locator("#notices", has_text="Storage domain scratch1 saved.").wait_for()
+    page.wait_for_function("() => !document.getElementById('manage-dialog').open")
+    assert engine.domain_connections(domain_id)[0].mount_options == "size=32m"
+    # Focus is back on the link that opened it (in the rows fetched again after the save).
+    _wait_focus_on(page, "scratch1")
 
     page.locator("tr", has_text="scratch1").get_by_role("button", name="Activate scratch1").click()
     page.get_by_text("activated").wait_for()
@@ -85,20 +123,28 @@ def test_editing_an_active_domains_connection_is_not_offered_and_refused_by_the_
 ) -> None:
     dc = engine.add_data_center("dc1")
     _host(engine, agent_process, dc.id)
-    _active_domain(engine, dc.id, "busy", ConnectionFields(
+    domain_id = _active_domain(engine, dc.id, "busy", ConnectionFields(
         type=StorageType.POSIXFS, path="web-busy", vfs_type="tmpfs"))
     _log_in(page, site, ADMIN)
-    page.get_by_role("link", name="busy").click()
-    assert page.get_by_label("Mount options").is_disabled()
-    # A forged request past the disabled fields: the engine refuses with oVirt's words.
-    token = page.locator("input[name=csrf_token]").first.input_value()
-    domain_id = page.url.rstrip("/").split("/")[-2]
-    answer = page.request.post(f"{site}/storage/{domain_id}/edit", form={
-        "csrf_token": token, "name": "busy", "spec": "web-other", "vfs_type": "tmpfs"})
-    assert answer.status == 400
-    assert "Cannot edit Storage Connection." in answer.text() and "maintenance" in answer.text()
-    conns = engine.domain_connections(domain_id)
-    assert conns[0].connection == "web-busy"
+    dialog = _open_dialog(page, "busy")
+    assert dialog.get_by_label("Mount options").is_disabled()
+    # A forged edit past the disabled fields (or a domain activated meanwhile): the engine refuses
+    # with oVirt's words, inside the dialog, which stays open with what was typed.
+    page.evaluate("() => document.querySelectorAll('#manage-dialog fieldset').forEach(f => { f.disabled = false; })")
+    dialog.get_by_label("Path").fill("web-other")
+    dialog.get_by_role("button", name="Save").click()
+    problem = dialog.locator("#problem .notice")
+    problem.wait_for()
+    assert "Cannot edit Storage Connection." in problem.inner_text() and "maintenance" in problem.inner_text()
+    assert _dialog_open(page) and dialog.get_by_label("Path").input_value() == "web-other"
+    page.wait_for_function("() => document.activeElement.matches('#problem .notice')")
+    assert engine.domain_connections(domain_id)[0].connection == "web-busy"
+    _dialog_screenshot(page, "manage-domain-refused")
+    # Escape closes it, and focus goes back to the link that opened it.
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.getElementById('manage-dialog').open")
+    page.locator("#manage-dialog #f-name").wait_for(state="detached")  # the form went with it
+    _wait_focus_on(page, "busy")
 
 
 def test_the_test_button_shows_the_agents_answer(
@@ -109,14 +155,72 @@ def test_the_test_button_shows_the_agents_answer(
     domain = engine.add_domain("local1", storage_type=StorageType.LOCALFS,
                                connection=ConnectionFields(type=StorageType.LOCALFS, path="/srv/storconn-web-none"))
     _log_in(page, site, ADMIN)
-    page.goto(f"{site}/storage/{domain.id}/edit")
-    page.get_by_label("Path").fill("/srv/storconn-web-missing")
-    page.get_by_role("button", name="Test").click()
-    answer = page.locator("#test-result .test-answer")
+    dialog = _open_dialog(page, "local1")
+    dialog.get_by_label("Path").fill("/srv/storconn-web-missing")
+    dialog.get_by_role("button", name="Test").click()
+    answer = dialog.locator("#test-result .test-answer")
     answer.wait_for(timeout=40_000)
     assert "[453]" in answer.inner_text() and "host1" in answer.inner_text()
-    screenshot(page, "test-button")
+    assert dialog.locator("#test-result").get_attribute("aria-live") == "polite"
+    _dialog_screenshot(page, "test-button")
     assert engine.domain_connections(domain.id)[0].connection == "/srv/storconn-web-none"  # nothing saved
+    dialog.get_by_role("button", name="Cancel").click()
+    page.wait_for_function("() => !document.getElementById('manage-dialog').open")
+    _wait_focus_on(page, "local1")
+    assert engine.domain_connections(domain.id)[0].connection == "/srv/storconn-web-none"
+
+
+def test_a_domain_gone_meanwhile_opens_its_page_which_says_so(page: Any, site: str, engine: Engine) -> None:
+    domain = engine.add_domain("gone1", storage_type=StorageType.LOCALFS,
+                               connection=ConnectionFields(type=StorageType.LOCALFS, path="/srv/gone"))
+    _log_in(page, site, ADMIN)
+    page.get_by_role("link", name="gone1", exact=True).wait_for()
+    engine.remove_domain(domain.id)  # after the page, before the next poll
+    page.get_by_role("link", name="gone1", exact=True).click()
+    page.get_by_text("No such storage domain.").wait_for()
+    assert page.url.endswith(f"/storage/{domain.id}/edit")
+
+
+def test_the_no_javascript_page_still_edits(page: Any, site: str, engine: Engine) -> None:
+    domain = engine.add_domain("plain1", storage_type=StorageType.LOCALFS,
+                               connection=ConnectionFields(type=StorageType.LOCALFS, path="/srv/plain"))
+    _log_in(page, site, ADMIN)
+    page.goto(f"{site}/storage/{domain.id}/edit")  # the link's own page: a new tab, no script
+    page.get_by_label("Description").fill("by the page")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Storage domain plain1 saved.").wait_for()
+    assert page.url.endswith("/storage")
+    assert engine.get_domain(domain.id).description == "by the page"
+
+
+def test_a_connection_is_added_and_edited_in_the_dialog(page: Any, site: str, engine: Engine) -> None:
+    _log_in(page, site, ADMIN)
+    page.get_by_role("link", name="Connections").click()
+    dialog = _open_dialog(page, "New connection", role="button")  # a link that looks like one
+    dialog.get_by_label("Storage type").select_option("nfs")
+    dialog.get_by_role("button", name="Choose").click()
+    dialog.get_by_label("Export path").wait_for()
+    # A value only the server can judge: named beside its field, which gets the focus.
+    dialog.get_by_label("Export path").fill("no-colon-here")
+    dialog.get_by_role("button", name="Add").click()
+    page.wait_for_function("() => document.activeElement.id === 'f-export'")
+    assert dialog.get_by_label("Export path").get_attribute("aria-invalid") == "true"
+    assert "Export path: must be server:/path" in dialog.locator("#problem").inner_text()
+    assert engine.list_connections() == []
+    dialog.get_by_label("Export path").fill("server:/web-export")
+    dialog.get_by_label("Timeout (deciseconds)").fill("600")
+    dialog.get_by_role("button", name="Add").click()
+    page.locator("#notices", has_text="Storage connection server:/web-export added.").wait_for()
+    page.wait_for_function("() => !document.getElementById('manage-dialog').open")
+    [conn] = engine.list_connections()
+    assert conn.nfs_timeo == 600
+    # The rows were fetched again: the new one is there and opens its own dialog.
+    dialog = _open_dialog(page, "server:/web-export")
+    assert dialog.get_by_label("Timeout (deciseconds)").input_value() == "600"
+    dialog.get_by_label("Additional mount options").fill("noatime")
+    dialog.get_by_role("button", name="Save").click()
+    page.locator("#notices", has_text="Storage connection server:/web-export saved.").wait_for()
+    assert engine.get_connection(conn.id).mount_options == "noatime"
 
 
 def test_a_viewer_sees_no_action(page: Any, site: str, engine: Engine) -> None:
@@ -126,7 +230,17 @@ def test_a_viewer_sees_no_action(page: Any, site: str, engine: Engine) -> None:
     engine.attach_domain(dc.id, domain.id)
     _log_in(page, site, VIEWER)
     assert page.locator("tr", has_text="seen").get_by_role("button").count() == 0
-    page.get_by_role("link", name="seen").click()
-    assert page.get_by_role("button", name="Save").count() == 0
-    assert page.get_by_label("Name").is_disabled()
+    # A poll replaces the rows under a keyboard user: the link they were on keeps the focus.
+    page.get_by_role("link", name="seen", exact=True).focus()
+    page.evaluate("""() => { window.polls = 0; document.getElementById('domain-rows')
+        .addEventListener('htmx:afterSwap', () => { window.polls += 1; }); }""")
+    page.wait_for_function("() => window.polls >= 1", timeout=15_000)
+    _wait_focus_on(page, "seen")
+    assert page.evaluate("() => document.activeElement.closest('#domain-rows') !== null")
+    dialog = _open_dialog(page, "seen")
+    assert dialog.get_by_role("button", name="Save").count() == 0
+    assert dialog.get_by_role("button", name="Test").count() == 0
+    assert dialog.get_by_label("Name").is_disabled()
     assert axe_violations(page) == [], describe(axe_violations(page))
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.getElementById('manage-dialog').open")

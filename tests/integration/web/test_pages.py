@@ -156,7 +156,7 @@ def test_connections_list_what_uses_them_and_an_orphan_is_removed(site: str, eng
     orphan = engine.add_connection(ConnectionFields(type=StorageType.LOCALFS, path="/srv/orphan"))
     admin = _login(site, ADMIN)
     page = admin.get("/connections").text
-    assert "scratch (tmpfs)" in page and f'href="/storage/{domain_id}/edit">sd1</a>' in page
+    assert "scratch (tmpfs)" in page and f'href="/storage/{domain_id}/edit" data-dialog>sd1</a>' in page
     assert "/srv/orphan" in page and "nothing (orphan)" in page
     assert f'action="/connections/{orphan.id}/remove"' in page
     used = engine.domain_connections(domain_id)[0]

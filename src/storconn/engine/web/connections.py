@@ -19,6 +19,7 @@ from storconn.engine.errors import EngineError
 from storconn.engine.model import DomainStatus, StorageConnection, StorageType
 
 from . import forms, views
+from .dialog import form_answer, saved
 from .kit import changer, Kit, text_fields, viewer
 from .session import SessionUser
 from .probe import run_test, wants_fragment
@@ -34,6 +35,12 @@ class ConnectionPages:
     async def listing(self, request: Request, user: SessionUser) -> Response:
         rows = await run_in_threadpool(self._rows)
         return self.kit.page(request, "connections.html", user, {"rows": rows})
+
+    @viewer
+    async def rows(self, request: Request, user: SessionUser) -> Response:
+        """The table's rows alone: what the page refreshes after its dialog saved."""
+        rows = await run_in_threadpool(self._rows)
+        return self.kit.page(request, "_connection_rows.html", user, {"rows": rows})
 
     def _rows(self) -> list[dict[str, Any]]:
         engine = self.kit.engine
@@ -58,7 +65,7 @@ class ConnectionPages:
     async def new_form(self, request: Request, user: SessionUser) -> Response:
         storage_type = _storage_type(request.query_params.get("type"))
         context = await run_in_threadpool(self._form_context, None, storage_type)
-        return self.kit.page(request, "connection.html", user, context)
+        return form_answer(self.kit, request, user, "connection.html", context)
 
     @changer
     async def add(self, request: Request, user: SessionUser) -> Response:
@@ -76,8 +83,8 @@ class ConnectionPages:
             return self._again(request, user, context, str(exc), {exc.field: exc.reason}, 400)
         except EngineError as exc:
             return self._again(request, user, context, exc.detail.strip("[]"), {}, exc.status)
-        self.kit.flash(request, "ok", f"Storage connection {views.connection_summary(conn)} added.")
-        return RedirectResponse("/connections", status_code=303)
+        text = f"Storage connection {views.connection_summary(conn)} added."
+        return saved(self.kit, request, text, "/connections")
 
     # -- edit, test, remove -------------------------------------------------------
 
@@ -88,7 +95,7 @@ class ConnectionPages:
         )
         if context is None:
             return self.kit.refused(request, user, "No such storage connection.", 404)
-        return self.kit.page(request, "connection.html", user, context)
+        return form_answer(self.kit, request, user, "connection.html", context)
 
     @changer
     async def edit(self, request: Request, user: SessionUser) -> Response:
@@ -102,7 +109,7 @@ class ConnectionPages:
         conn: StorageConnection = context["connection"]
         try:
             fields = forms.read_connection_fields(form, conn.type)
-            await run_in_threadpool(
+            conn = await run_in_threadpool(
                 lambda: self.kit.engine.update_connection(
                     conn.id, fields, force=form.get("force") == "on", host=form.get("host") or None
                 )
@@ -111,8 +118,9 @@ class ConnectionPages:
             return self._again(request, user, context, str(exc), {exc.field: exc.reason}, 400)
         except EngineError as exc:
             return self._again(request, user, context, exc.detail.strip("[]"), {}, exc.status)
-        self.kit.flash(request, "ok", f"Storage connection {views.connection_summary(conn)} saved.")
-        return RedirectResponse("/connections", status_code=303)
+        # Named as it is now: the notice says what the user made of it.
+        text = f"Storage connection {views.connection_summary(conn)} saved."
+        return saved(self.kit, request, text, "/connections")
 
     @changer
     async def test(self, request: Request, user: SessionUser) -> Response:
@@ -190,14 +198,14 @@ class ConnectionPages:
     def _again(
         self,
         request: Request,
-        user: Any,
+        user: SessionUser,
         context: dict[str, Any],
         problem: str,
         errors: dict[str, str],
         status: int,
     ) -> Response:
         context.update(problem=problem, errors=errors)
-        return self.kit.page(request, "connection.html", user, context, status_code=status)
+        return form_answer(self.kit, request, user, "connection.html", context, status_code=status)
 
 
 def _storage_type(text: str | None) -> StorageType:
@@ -212,6 +220,7 @@ def connection_routes(kit: Kit) -> list[Route]:
     pages = ConnectionPages(kit)
     return [
         Route("/connections", pages.listing),
+        Route("/connections/rows", pages.rows),
         Route("/connections/new", pages.new_form, methods=["GET"]),
         Route("/connections/new", pages.add, methods=["POST"]),
         Route("/connections/{connection_id}/edit", pages.edit_form, methods=["GET"]),

@@ -28,6 +28,8 @@ from .session import CSRF_FIELD, CSRF_HEADER, SessionUser, check_csrf, session_u
 __all__ = ["Kit", "changer", "text_fields", "viewer"]
 
 HERE = Path(__file__).parent
+# The ids of what a form in a dialog asks htmx to fill: the dialog's body (Save) and the Test result.
+DIALOG_TARGETS = ("dialog-body", "test-result")
 
 
 class Kit:
@@ -76,6 +78,16 @@ class Kit:
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
     def refused(self, request: Request, user: SessionUser, text: str, status: int) -> Response:
+        if request.method == "POST" and request.headers.get("HX-Target") in DIALOG_TARGETS:
+            # Sent by a form in a dialog (Save, Test): the refusal goes where the form shows its
+            # problems, and the form stays as the user left it. (A form that could not be loaded
+            # has no such place: the dialog then opens the form's page, which says why.)
+            response = self.page(
+                request, "_refused.html", user, {"message": text}, status_code=status
+            )
+            response.headers["HX-Retarget"] = "#problem"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
         return self.page(request, "refused.html", user, {"message": text}, status_code=status)
 
     @staticmethod

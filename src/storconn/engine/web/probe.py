@@ -12,7 +12,7 @@ from storconn.engine.model import ConnectionFields, Host, StorageType
 
 from . import forms
 
-__all__ = ["run_test"]
+__all__ = ["run_test", "wants_fragment"]
 
 
 async def run_test(
@@ -44,4 +44,9 @@ async def run_test(
 
 
 def wants_fragment(request: Request) -> bool:
-    return bool(request.headers.get("HX-Request"))
+    """Whether htmx asked for a part of a page; not when it restores history or follows a boosted link,
+    where it wants the whole page."""
+    headers = request.headers
+    return bool(headers.get("HX-Request")) and not (
+        headers.get("HX-History-Restore-Request") or headers.get("HX-Boosted")
+    )

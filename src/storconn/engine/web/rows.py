@@ -33,7 +33,7 @@ def storage_rows_html(
         hosts = "<br>".join(_cell(cell) for cell in row.hosts) or "—"
         out.append(
             f'<tr id="domain-{domain_id}">\n'
-            f'  <th scope="row"><a href="/storage/{domain_id}/edit">{name}</a></th>\n'
+            f'  <th scope="row"><a href="/storage/{domain_id}/edit" data-dialog>{name}</a></th>\n'
             f'  <td class="status">{domain.status.value}</td>\n'
             f"  <td>{escape(domain.domain_type)}</td>\n"
             f"  <td>{domain.storage_type.value}</td>\n"

@@ -14,10 +14,11 @@ from storconn.engine.errors import EngineError
 from storconn.engine.model import DomainStatus, StorageConnection
 
 from . import forms, views
+from .dialog import form_answer, saved
 from .kit import changer, Kit, text_fields, viewer
 from .session import CSRF_FIELD, SessionUser
 from .jobs import QUICK
-from .probe import run_test
+from .probe import run_test, wants_fragment
 from .rows import storage_rows_html
 
 # A job's progress is polled every second or so: it asks the hosts at most this often.
@@ -123,7 +124,7 @@ class StoragePages:
         context = await run_in_threadpool(self._edit_context, request.path_params["domain_id"])
         if context is None:
             return self.kit.refused(request, user, "No such storage domain.", 404)
-        return self.kit.page(request, "edit.html", user, context)
+        return form_answer(self.kit, request, user, "edit.html", context)
 
     @changer
     async def edit(self, request: Request, user: SessionUser) -> Response:
@@ -140,12 +141,13 @@ class StoragePages:
         except forms.FormError as exc:
             context["errors"] = {exc.field: exc.reason}
             context["problem"] = str(exc)
-            return self.kit.page(request, "edit.html", user, context, status_code=400)
+            return form_answer(self.kit, request, user, "edit.html", context, status_code=400)
         except EngineError as exc:
             context["problem"] = exc.detail.strip("[]")
-            return self.kit.page(request, "edit.html", user, context, status_code=exc.status)
-        self.kit.flash(request, "ok", f"Storage domain {edit.name} saved.")
-        return RedirectResponse("/storage", status_code=303)
+            return form_answer(
+                self.kit, request, user, "edit.html", context, status_code=exc.status
+            )
+        return saved(self.kit, request, f"Storage domain {edit.name} saved.", "/storage")
 
     def _save(self, domain_id: str, conn: StorageConnection | None, edit: forms.DomainForm) -> None:
         if edit.connection is not None and conn is not None:
@@ -165,7 +167,7 @@ class StoragePages:
             storage_type=context["domain"].storage_type, hosts=context["hosts"],
             editable=context["editable"],
         )
-        if request.headers.get("HX-Request"):
+        if wants_fragment(request):
             return self.kit.page(request, "test_result.html", user, result)
         context["values"].update({k: v for k, v in form.items() if k != "password"})
         return self.kit.page(request, "edit.html", user, {**context, "test": result})
