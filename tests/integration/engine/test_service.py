@@ -723,6 +723,16 @@ def test_remove_host_releases_what_it_held(
     engine.deactivate_domain(dc.id, domain.id)  # attach activated it
     engine.activate_domain(dc.id, domain.id)
     assert _engine_refs(agent)
+    # oVirt's RemoveVds: an Up host is not removed, and keeps what it holds.
+    with pytest.raises(EngineError) as refused:
+        engine.remove_host(host_id)
+    assert refused.value.key == "VDS_CANNOT_REMOVE_VDS_STATUS_ILLEGAL" and refused.value.status == 409
+    assert "Cannot remove Host." in refused.value.detail and _engine_refs(agent)
+    engine.deactivate_host(host_id)  # maintenance lets go of everything
+    # Something left behind (a flow's reference from before) goes when the host does.
+    with agent.client() as client:
+        client.acquire({"engine-flow:crashed:0": {"type": "localfs", "params": {"path": "/tmp"}}})
+    assert _engine_refs(agent)
     engine.remove_host(host_id)
     assert _engine_refs(agent) == {}
     assert engine.list_hosts() == []

@@ -119,6 +119,8 @@ class HostCommands(EngineBase):
     def remove_host(self, host_id: str) -> None:
         host = self._host(host_id)
         with self.locks.hold([keys.host_key(host.id)], action=Action.REMOVE_HOST):
+            host = self._host(host_id)  # its status under the lock: an activation may have just ended
+            cluster_rules.check_host_remove(host)  # oVirt's RemoveVds: maintenance first
             with self._tx() as repo:
                 # VMs on it run nowhere the engine knows of now; their disk references go with the host.
                 repo.clear_vm_host(host.id)

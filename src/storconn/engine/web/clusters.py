@@ -20,7 +20,6 @@ from storconn.engine.errors import EngineError
 from storconn.engine.model import Cluster
 from storconn.engine.rules.clusters import version_text
 
-from .forms import FormError
 from .inventory_forms import read_cluster_form
 from .kit import Kit, changer, text_fields, viewer
 from .session import SessionUser
@@ -65,19 +64,16 @@ class ClusterPages:
         form = text_fields(await request.form())
         context = await run_in_threadpool(self._form_context, None)
         context["values"].update(form)
-        try:
+
+        def add() -> Cluster:
             wanted = read_cluster_form(form, data_centers={dc.id for dc in context["data_centers"]})
-            cluster = await run_in_threadpool(
-                lambda: self.kit.engine.add_cluster(
-                    wanted.name,
-                    data_center_id=wanted.data_center_id,
-                    description=wanted.description or None,
-                )
+            return self.kit.engine.add_cluster(
+                wanted.name, data_center_id=wanted.data_center_id, description=wanted.description or None
             )
-        except FormError as exc:
-            return self._again(request, user, context, str(exc), {exc.field: exc.reason}, 400)
-        except EngineError as exc:
-            return self._again(request, user, context, exc.detail.strip("[]"), {}, exc.status)
+
+        cluster = await self.kit.attempt(request, user, "cluster.html", context, add)
+        if isinstance(cluster, Response):
+            return cluster
         self.kit.flash(request, "ok", f"Cluster {cluster.name} added.")
         return RedirectResponse("/clusters", status_code=303)
 
@@ -98,17 +94,14 @@ class ClusterPages:
         form = text_fields(await request.form())
         context["values"].update(form)
         cluster: Cluster = context["cluster"]
-        try:
+
+        def edit() -> Cluster:
             wanted = read_cluster_form(form, data_centers=None)
-            saved = await run_in_threadpool(
-                lambda: self.kit.engine.update_cluster(
-                    cluster.id, name=wanted.name, description=wanted.description
-                )
-            )
-        except FormError as exc:
-            return self._again(request, user, context, str(exc), {exc.field: exc.reason}, 400)
-        except EngineError as exc:
-            return self._again(request, user, context, exc.detail.strip("[]"), {}, exc.status)
+            return self.kit.engine.update_cluster(cluster.id, name=wanted.name, description=wanted.description)
+
+        saved = await self.kit.attempt(request, user, "cluster.html", context, edit)
+        if isinstance(saved, Response):
+            return saved
         self.kit.flash(request, "ok", f"Cluster {saved.name} saved.")
         return RedirectResponse("/clusters", status_code=303)
 
@@ -153,18 +146,6 @@ class ClusterPages:
             "errors": {},
             "problem": None,
         }
-
-    def _again(
-        self,
-        request: Request,
-        user: SessionUser,
-        context: dict[str, Any],
-        problem: str,
-        errors: dict[str, str],
-        status: int,
-    ) -> Response:
-        context.update(problem=problem, errors=errors)
-        return self.kit.page(request, "cluster.html", user, context, status_code=status)
 
 
 def cluster_routes(kit: Kit) -> list[Route]:

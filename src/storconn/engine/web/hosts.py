@@ -18,12 +18,8 @@ from starlette.routing import Route
 from storconn.engine.api.routes.hosts import DEFAULT_AGENT_PORT
 from storconn.engine.errors import EngineError
 from storconn.engine.model import Cluster, Host, HostStatus
-from storconn.engine.rules import Action
-from storconn.engine.rules.clusters import check_host_remove
 from storconn.engine.rules.references import ENGINE_PREFIX
-from storconn.engine.service.base import command
 
-from .forms import FormError
 from .inventory_forms import read_host_form, read_move_form
 from .kit import Kit, changer, text_fields, viewer
 from .session import SessionUser
@@ -59,23 +55,17 @@ class HostPages:
         context = await run_in_threadpool(self._new_context)
         # What was typed comes back, but never the token.
         context["values"].update({k: v for k, v in form.items() if k != "token"})
-        try:
+
+        def add() -> Host:
             wanted = read_host_form(form, clusters={c.id for c in context["clusters"]})
-            host = await run_in_threadpool(
-                lambda: self.kit.engine.add_host(
-                    wanted.name,
-                    address=wanted.address,
-                    port=wanted.port,
-                    token=wanted.token,
-                    cluster_id=wanted.cluster_id,
-                )
+            return self.kit.engine.add_host(
+                wanted.name, address=wanted.address, port=wanted.port, token=wanted.token,
+                cluster_id=wanted.cluster_id,
             )
-        except FormError as exc:
-            context.update(problem=str(exc), errors={exc.field: exc.reason})
-            return self.kit.page(request, "host_new.html", user, context, status_code=400)
-        except EngineError as exc:
-            context.update(problem=exc.detail.strip("[]"))
-            return self.kit.page(request, "host_new.html", user, context, status_code=exc.status)
+
+        host = await self.kit.attempt(request, user, "host_new.html", context, add)
+        if isinstance(host, Response):
+            return host
         late = "" if host.status is HostStatus.UP else " Its agent does not answer yet."
         self.kit.flash(request, "ok", f"Host {host.name} added.{late}")
         return RedirectResponse(f"/hosts/{host.id}", status_code=303)
@@ -105,17 +95,13 @@ class HostPages:
         form = text_fields(await request.form())
         # Any cluster the engine knows is judged by the engine; the page offers its data center's.
         known = {c.id for c in await run_in_threadpool(self.kit.engine.list_clusters)}
-        try:
-            cluster_id = read_move_form(form, clusters=known)
-            moved = await run_in_threadpool(
-                lambda: self.kit.engine.update_host(host.id, cluster_id=cluster_id)
-            )
-        except FormError as exc:
-            context.update(move_problem=str(exc), move_errors={exc.field: exc.reason})
-            return self.kit.page(request, "host.html", user, context, status_code=400)
-        except EngineError as exc:
-            context.update(move_problem=exc.detail.strip("[]"))
-            return self.kit.page(request, "host.html", user, context, status_code=exc.status)
+        moved = await self.kit.attempt(
+            request, user, "host.html", context,
+            lambda: self.kit.engine.update_host(host.id, cluster_id=read_move_form(form, clusters=known)),
+            keys=("move_problem", "move_errors"),
+        )
+        if isinstance(moved, Response):
+            return moved
         cluster = await run_in_threadpool(self.kit.engine.get_cluster, moved.cluster_id or "")
         self.kit.flash(request, "ok", f"Host {moved.name} moved to cluster {cluster.name}.")
         return RedirectResponse(f"/hosts/{host.id}", status_code=303)
@@ -125,9 +111,6 @@ class HostPages:
         engine = self.kit.engine
         try:
             host = await run_in_threadpool(engine.get_host, request.path_params["host_id"])
-            # The engine's remove_host (the REST API's DELETE) takes any host and releases what it
-            # holds; the page keeps oVirt's RemoveVds rule and asks for maintenance first.
-            command(Action.REMOVE_HOST)(check_host_remove)(host)  # with oVirt's "Cannot remove Host."
             await run_in_threadpool(engine.remove_host, host.id)
         except EngineError as exc:
             self.kit.flash(request, "error", exc.detail.strip("[]"))

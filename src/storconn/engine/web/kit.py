@@ -14,20 +14,24 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from storconn.engine import actor
+from storconn.engine.errors import EngineError
 from storconn.engine.service import Engine
 
 from . import views
+from .forms import FormError
 from .jobs import Jobs
 from .session import CSRF_FIELD, CSRF_HEADER, SessionUser, check_csrf, session_user
 
 __all__ = ["Kit", "changer", "text_fields", "viewer"]
 
 HERE = Path(__file__).parent
+T = TypeVar("T")
 # The ids of what a form in a dialog asks htmx to fill: the dialog's body (Save) and the Test result.
 DIALOG_TARGETS = ("dialog-body", "test-result")
 
@@ -76,6 +80,32 @@ class Kit:
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+    async def attempt(
+        self,
+        request: Request,
+        user: SessionUser,
+        template: str,
+        context: dict[str, Any],
+        work: Callable[[], T],
+        *,
+        keys: tuple[str, str] = ("problem", "errors"),
+    ) -> T | Response:
+        """``work`` (reading a form, then the engine's command) in a worker thread, or the form again.
+
+        A field the form refuses comes back named (400), a command the engine
+        refuses in its words with its status; ``keys`` are the context's names
+        for the message and the per-field reasons.
+        """
+        problem, errors = keys
+        try:
+            return await run_in_threadpool(work)
+        except FormError as exc:
+            context.update({problem: str(exc), errors: {exc.field: exc.reason}})
+            return self.page(request, template, user, context, status_code=400)
+        except EngineError as exc:
+            context.update({problem: exc.detail.strip("[]")})
+            return self.page(request, template, user, context, status_code=exc.status)
 
     def refused(self, request: Request, user: SessionUser, text: str, status: int) -> Response:
         if request.method == "POST" and request.headers.get("HX-Target") in DIALOG_TARGETS:
