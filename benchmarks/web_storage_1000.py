@@ -103,8 +103,7 @@ def _fill(engine: Engine, key_file: Path, agent: Any, directories: Path) -> None
                 repo.attach(domain.id, conn.id)
             # What activation records: each host should hold each domain's reference.
             hosts = repo.hosts()
-            domains = repo.domains()
-            connections = repo.domains_connections()
+            domains, connections = repo.domains_and_connections()
             repo.replace_references([h.id for h in hosts], desired_refs(hosts, domains, connections))
     finally:
         database.close()

@@ -323,3 +323,31 @@ def test_unit_of_work_turns_a_taken_name_into_a_conflict(db: Database, box: Secr
         with uow() as repo:
             repo.save_domain(StorageDomain(id="d2", name="same", storage_type=StorageType.NFS))
     assert err.value.key == "ACTION_TYPE_FAILED_NAME_ALREADY_USED"
+
+
+def test_the_domain_overview_reads_what_the_single_reads_do(db: Database, box: SecretBox) -> None:
+    """domains_and_connections (one joined query) against domains() and connections_by_id()."""
+    from storconn.engine.model import DomainLun
+
+    with db.transaction() as session:
+        repo = Repository(session, box)
+        for cid, export in (("c2", "srv:/two"), ("c1", "srv:/one"), ("c3", "srv:/three"), ("orphan", "srv:/o")):
+            repo.save_connection(nfs(cid, export))  # c2 made before c1: a domain lists it first
+        repo.save_connection(iscsi_with_chap())
+        for did in ("multi", "none", "shares", "block"):
+            repo.save_domain(StorageDomain(id=did, name=did, storage_type=StorageType.NFS,
+                                           status=DomainStatus.MAINTENANCE))
+        repo.attach("multi", "c1")
+        repo.attach("multi", "c2")
+        repo.attach("shares", "c1")
+        repo.attach("block", "i1")
+        repo.add_luns("block", [DomainLun("lun-1", "i1", 0)])
+    with db.transaction(write=False) as session:
+        repo = Repository(session, box)
+        domains, connections = repo.domains_and_connections()
+        alone = repo.domains()
+        assert domains == alone
+        assert [d.connection_ids for d in domains] == [["c2", "c1"], [], ["c1"], ["i1"]]
+        assert domains[3].luns == [DomainLun("lun-1", "i1", 0)]
+        assert connections == repo.connections_by_id(["c1", "c2", "i1"])
+        assert connections["i1"].password is None

@@ -37,8 +37,7 @@ class DomainCommands(EngineBase):
     def domain_overview(self) -> DomainOverview:
         """What a list of domains shows, read in one transaction (one consistent picture, one round)."""
         with self._tx(write=False) as repo:
-            domains = repo.domains()
-            connections = repo.domains_connections()
+            domains, connections = repo.domains_and_connections()
             names = {dc.id: dc.name for dc in repo.data_centers()}
         return DomainOverview(domains, connections, names)
 

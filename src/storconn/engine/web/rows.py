@@ -55,10 +55,10 @@ def _cell(cell: HostCell) -> str:
     (views._HostColumn): a page printed again from the same answer reuses them.
     """
     if cell.html is None:
-        cell.html = (
-            f'<span class="host-state {cell.state}" title="{escape(cell.detail)}">'
-            f"{escape(cell.text)}</span>"
-        )
+        # A connected cell's detail (the agent's mount path) is on the host's page; here it would
+        # be most of the page's bytes. Every other state's detail is its reason, kept as the title.
+        title = "" if cell.state == "connected" else f' title="{escape(cell.detail)}"'
+        cell.html = f'<span class="host-state {cell.state}"{title}>{escape(cell.text)}</span>'
     return cell.html
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, null, select, update
 from storconn.engine.model import (
     TYPE_CODES,
     StorageConnection,
+    StorageDomain,
     StorageType,
 )
 from storconn.engine.rules.duplicates import Candidate, duplicate_scope
@@ -19,9 +20,10 @@ from storconn.engine.rules.infos import identity_hash, identity_key
 from ..schema import (
     ConnectionRow,
     DomainConnectionRow,
+    DomainRow,
 )
 
-from .domains import DomainRows
+from .domains import _DOMAIN_COLUMNS, _DOMAIN_STATUSES, _STORAGE_TYPES, DomainRows
 
 
 # StorageType(value) goes through Enum.__call__; a dict lookup is a fraction of it.
@@ -89,20 +91,44 @@ class ConnectionRows(DomainRows):
             for r in self.session.connection().execute(query).fetchall()
         }
 
-    def domains_connections(self) -> dict[str, StorageConnection]:
-        """Every connection some domain uses, without secrets: what a list of every domain shows.
+    def domains_and_connections(self) -> tuple[list[StorageDomain], dict[str, StorageConnection]]:
+        """Every domain, and every connection a domain uses (no secrets): what a list of domains shows.
 
-        A subquery rather than ``connections_by_id`` of their ids: an ``IN``
-        of a thousand bound parameters costs more to render than to run.
+        One query, each domain joined with its connections, rather than one
+        for the domains, one for their links and one for the connections.
         """
-        used = select(DomainConnectionRow.connection_id)
-        query = select(*_LISTED_COLUMNS).where(ConnectionRow.id.in_(used))
-        types, make = _TYPES, StorageConnection
+        d, link, c = DomainRow, DomainConnectionRow, ConnectionRow
+        query = (
+            select(*_DOMAIN_COLUMNS, *_LISTED_COLUMNS)
+            .outerjoin(link, link.domain_id == d.id)
+            .outerjoin(c, c.id == link.connection_id)
+            .order_by(d.created_at, d.id, c.created_at, c.id)
+        )
         self.session.flush()
-        return {
-            r[0]: make(r[0], types[r[1]], *r[2:])
-            for r in self.session.connection().execute(query).fetchall()
-        }
+        rows = self.session.connection().execute(query).fetchall()
+        width = len(_DOMAIN_COLUMNS)
+        types, statuses, connection_types = _STORAGE_TYPES, _DOMAIN_STATUSES, _TYPES
+        make = StorageConnection
+        domains: list[StorageDomain] = []
+        connections: dict[str, StorageConnection] = {}
+        current: StorageDomain | None = None
+        for row in rows:
+            if current is None or current.id != row[0]:
+                id_, name, storage_type, domain_type, description, dc_id, status, vg_id = row[:width]
+                current = StorageDomain(
+                    id_, name, types[storage_type], domain_type, description, dc_id,
+                    statuses[status], [], vg_id, [],
+                )
+                domains.append(current)
+            conn = row[width:]
+            if conn[0] is not None:  # a domain without a connection is joined with NULLs
+                current.connection_ids.append(conn[0])
+                if conn[0] not in connections:
+                    connections[conn[0]] = make(conn[0], connection_types[conn[1]], *conn[2:])
+        luns = self._luns([domain.id for domain in domains], every_row=True)
+        for domain in domains:
+            domain.luns = luns[domain.id]
+        return domains, connections
 
     def connection_data_center(self, connection_id: str) -> str | None:
         row = self.session.get(ConnectionRow, connection_id)
