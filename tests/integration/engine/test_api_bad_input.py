@@ -31,6 +31,7 @@ from tests.peers.agent import free_port
 from tests.unit.engine_api.server import serve
 
 from .conftest import ADMIN, open_engine
+from .rest import CurrentEngine
 
 MEDIA = {"xml": "application/xml", "json": "application/json"}
 XML = {"Content-Type": "application/xml"}
@@ -40,17 +41,6 @@ SYNTAX = "Request syntactically incorrect."
 LIMIT = 1024 * 1024  # docs/engine.md: bodies over 1 MiB answer 413
 UNKNOWN = "0b9e0000-0000-0000-0000-00000000dead"
 COLLECTIONS = ("storageconnections", "storagedomains", "datacenters", "hosts", "disks", "vms")
-
-
-class CurrentEngine:
-    """What the module's one server serves: the Engine of the test running now (a fresh one per test)."""
-
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        assert self.engine is not None, "no engine behind the server"
-        return getattr(self.engine, name)
 
 
 def seed(engine: Engine) -> dict[str, str]:
@@ -178,18 +168,6 @@ class Seeded:
         return got_detail
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(secrets, "SCRYPT_N", 2**10)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[CurrentEngine, str]]:
-    current = CurrentEngine()
-    with serve(create_app(current)) as url:
-        yield current, url
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, str]]]:
     """One seeded engine for the module: bad input changes nothing (each test checks), so it can be shared."""
@@ -200,11 +178,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, d
             yield real, seed(real)
         finally:
             real.close()
-
-
-@pytest.fixture(params=["xml", "json"])
-def fmt(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")
