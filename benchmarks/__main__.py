@@ -119,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(_header_grid(header))
     console.print(rich_table(rows, title="storconn benchmarks: figure vs the limit measured in the same run"))
     if args.markdown:
-        write_markdown(args.markdown, header, rows)
+        if args.only:
+            merge_markdown(args.markdown, header, rows, [bench.name for bench in chosen])
+        else:
+            write_markdown(args.markdown, header, rows)
         console.print(f"Markdown written to {args.markdown}", highlight=False)
     return 1 if crashed else 0
 
@@ -148,6 +151,49 @@ def write_markdown(path: Path, header: list[tuple[str, str]], rows: Sequence[Row
     else:
         text = "# storconn benchmarks\n\n" + block
     path.write_text(text)
+
+
+def merge_markdown(
+    path: Path, header: list[tuple[str, str]], rows: Sequence[Row], names: Sequence[str]
+) -> None:
+    """After ``--only``: put the new rows in place of those benchmarks' rows, keep every other row.
+
+    The machine header stays the full run's; a line says which rows are newer and when.
+    """
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find(BEGIN), text.find(END)
+    if start == -1 or end < start:
+        write_markdown(path, header, rows)
+        return
+    block = text[start:end]
+    lines = block.splitlines()
+    table_at = next((i for i, line in enumerate(lines) if line.startswith("| Benchmark |")), None)
+    if table_at is None:
+        write_markdown(path, header, rows)
+        return
+
+    def is_rerun(line: str) -> bool:  # a row's first cell is its benchmark's name, then maybe more words
+        first = line[2:].split(" | ", 1)[0]
+        return any(first == name or first.startswith(f"{name} ") for name in names)
+
+    when = dict(header).get("date", "")
+    fresh = markdown_table(rows).splitlines()[2:]
+    kept, placed = [], False
+    for line in lines[table_at + 2 :]:
+        if line.startswith("| ") and is_rerun(line):
+            if not placed:
+                kept.extend(fresh)
+                placed = True
+            continue
+        kept.append(line)
+    if not placed:
+        kept.extend(fresh)
+    preface = [line for line in lines[:table_at] if not line.startswith("- **newer rows**")]
+    while preface and not preface[-1].strip():
+        preface.pop()
+    preface += [f"- **newer rows**: {', '.join(names)} at {when} (`--only`)", ""]
+    merged = "\n".join(preface + lines[table_at : table_at + 2] + kept) + "\n"
+    path.write_text(text[:start] + merged + text[end:])
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
